@@ -1,0 +1,106 @@
+"""The `townsquare` command: serve, gateway, migrate, admin, demo, version."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from townsquare import __version__
+from townsquare.config import Settings
+
+app = typer.Typer(help="townsquare: a self-hostable social community server.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administer accounts.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+console = Console(stderr=True)
+
+
+@app.command()
+def version() -> None:
+    """Print the townsquare version and the schema revision it expects."""
+    from townsquare.core.migrations import current_heads
+
+    settings = Settings()
+    typer.echo(f"townsquare {__version__} (schema {current_heads(settings.resolved_database_url)})")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to the newest schema."""
+    from townsquare.core.migrations import upgrade
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    console.print(
+        f"[green]Database is up to date[/green] ({_safe_url(settings.resolved_database_url)})"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address for the API")] = None,
+    port: Annotated[int | None, typer.Option(help="Port for the API")] = None,
+    gateway_port: Annotated[int | None, typer.Option(help="Port for the real-time gateway")] = None,
+) -> None:
+    """Serve the API (and the real-time gateway beside it) until interrupted."""
+    from townsquare.server import run_server
+
+    settings = Settings()
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    if gateway_port is not None:
+        settings.gateway_port = gateway_port
+    asyncio.run(run_server(settings))
+
+
+@app.command()
+def demo(
+    users: Annotated[int, typer.Option(help="How many users to generate")] = 12,
+    if_empty: Annotated[bool, typer.Option(help="Only when the database has no users")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed, for repeatable communities")] = 7,
+) -> None:
+    """Load a demo community (a dozen users by default; --users 100000 for benchmarks)."""
+    from townsquare.demo import generate_demo
+
+    asyncio.run(
+        generate_demo(Settings(), users=users, if_empty=if_empty, seed=seed, console=console)
+    )
+
+
+@admin_app.command("create")
+def admin_create(
+    username: Annotated[str, typer.Argument(help="Username of the new admin")],
+    email: Annotated[str, typer.Option(help="Email address")],
+    password: Annotated[
+        str | None, typer.Option(help="Password (asked for when omitted)", show_default=False)
+    ] = None,
+) -> None:
+    """Create an admin account (or promote an existing one by the same username)."""
+    from townsquare.demo import create_admin
+
+    secret = password or getpass.getpass("Password: ")
+    try:
+        created = asyncio.run(
+            create_admin(Settings(), username=username, email=email, password=secret)
+        )
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(code=1) from exc
+    console.print(f"[green]{'Created' if created else 'Promoted'} admin {username}[/green]")
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    app()

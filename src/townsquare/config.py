@@ -1,0 +1,95 @@
+"""Settings from TOWNSQUARE_* environment variables or a .env file, with embedded defaults."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of a townsquare process; the defaults need nothing installed."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOWNSQUARE_", env_file=".env", extra="ignore", frozen=False
+    )
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_namespace: str = "townsquare"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    gateway_port: int = 8001
+    public_url: str | None = None
+
+    jwt_secret: str | None = None
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 20
+    login_failure_window_seconds: int = 15 * 60
+
+    max_request_bytes: int = 1024 * 1024
+    max_avatar_bytes: int = 5 * 1024 * 1024
+    avatar_thumbnail_px: int = 128
+
+    trusted_proxies: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+    log_json: bool = True
+    node_id: int = Field(default_factory=lambda: secrets.randbelow(1024), ge=0, lt=1024)
+
+    @property
+    def cluster(self) -> bool:
+        """Cluster mode means shared state lives in Redis rather than this process."""
+        return self.redis_url is not None
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The configured database, or the embedded SQLite file under the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'townsquare.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured signing secret, else one generated on first run and kept on disk."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.keys_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(48)
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret
+
+    # gateway (owned by the real-time gateway; see docs/REALTIME.md)
+    gateway_host: str | None = None
+    gateway_ping_interval_seconds: float = 25.0
+    gateway_ping_timeout_seconds: float = 20.0
+    gateway_max_payload_bytes: int = 64 * 1024
+    gateway_max_buffer_bytes: int = 1024 * 1024
+    gateway_history_max_events: int = 500
+    gateway_history_max_age_seconds: int = 24 * 3600
+    gateway_idle_after_seconds: float = 300.0
+    gateway_presence_ttl_seconds: float = 45.0
+    gateway_presence_sweep_seconds: float = 5.0
+    gateway_max_connections_per_user: int = 10
+    gateway_max_rooms_per_connection: int = 100
+    gateway_events_per_second: int = 100
+    gateway_chat_messages_per_minute: int = 60
+    gateway_redis_prefix: str = "ts:"
+    gateway_cors_origins: list[str] = Field(default_factory=lambda: ["*"])

@@ -1,0 +1,61 @@
+"""The shared services one process holds: settings, database, bus, rate limiter, media."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from prometheus_client import CollectorRegistry
+
+from townsquare.config import Settings
+from townsquare.core.db import Database
+from townsquare.core.events import Delivery
+from townsquare.infra.bus import Bus, make_bus, publish_deliveries
+from townsquare.infra.media import LocalMediaStore
+from townsquare.infra.ratelimit import RateLimiter
+
+
+@dataclass
+class AppContext:
+    """Built once per process by the app's lifespan; routes reach it through `get_ctx`."""
+
+    settings: Settings
+    db: Database
+    bus: Bus
+    limiter: RateLimiter
+    media: LocalMediaStore
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    jwt_secret: str = ""
+    readiness_probes: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, settings: Settings) -> AppContext:
+        """Wire the embedded or cluster adapters the settings ask for."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        bus = make_bus(settings.redis_url)
+
+        async def publish(deliveries: list[Delivery]) -> None:
+            await publish_deliveries(bus, deliveries)
+
+        return cls(
+            settings=settings,
+            db=Database(settings.resolved_database_url, publisher=publish),
+            bus=bus,
+            limiter=RateLimiter(settings.redis_url, namespace=settings.redis_namespace),
+            media=LocalMediaStore(settings.media_dir),
+            jwt_secret=settings.resolved_jwt_secret(),
+        )
+
+    async def start(self) -> None:
+        await self.bus.start()
+
+    async def close(self) -> None:
+        await self.bus.close()
+        await self.db.dispose()
+
+
+def get_ctx(request: Request) -> AppContext:
+    """FastAPI dependency: the process's AppContext."""
+    ctx: AppContext = request.app.state.ctx
+    return ctx

@@ -1,0 +1,1 @@
+"""Cross-cutting building blocks; nothing here imports a domain."""

@@ -1,0 +1,1 @@
+"""Feature domains; each uses the same file names (router, handlers, actions, queries, ...)."""

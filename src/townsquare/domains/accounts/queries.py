@@ -1,0 +1,244 @@
+"""Reads of the accounts domain, with no side effects."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townsquare.core.clock import utcnow
+from townsquare.core.errors import Forbidden, NotFound, Unauthorized
+from townsquare.core.pagination import Page, decode_id_cursor, encode_cursor
+from townsquare.core.security import TokenError, decode_access_token
+from townsquare.domains.accounts import policy
+from townsquare.domains.accounts.models import AuditEvent, LoginSession, User, UserSettings
+from townsquare.domains.accounts.policy import Principal, Relationship
+from townsquare.domains.accounts.schemas import (
+    AuditEntry,
+    NotificationCategories,
+    NotificationSettings,
+    OwnProfile,
+    PrivacySettings,
+    Profile,
+    ProfileStats,
+    SessionInfo,
+)
+from townsquare.infra.media import LocalMediaStore
+
+
+def username_key(username: str) -> str:
+    """Usernames are unique regardless of case."""
+    return username.casefold()
+
+
+def email_key(email: str) -> str:
+    """Emails are unique regardless of case."""
+    return email.strip().casefold()
+
+
+async def authenticate(session: AsyncSession, *, token: str, secret: str) -> Principal:
+    """Verify an access token and that its session and account are still in good standing."""
+    try:
+        claims = decode_access_token(token, secret=secret)
+    except TokenError as exc:
+        raise Unauthorized(
+            "The access token has expired" if exc.reason == "token_expired" else "Invalid token",
+            code=exc.reason,
+        ) from exc
+    row = (
+        await session.execute(
+            select(User.username, User.role, User.status, LoginSession.revoked_at)
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(User.id == claims.user_id, LoginSession.id == claims.session_id)
+        )
+    ).one_or_none()
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("This session has ended; sign in again", code="session_revoked")
+    if row.status != "active":
+        raise Forbidden(f"This account is {row.status}", code=f"account_{row.status}")
+    return Principal(
+        user_id=claims.user_id, session_id=claims.session_id, role=row.role, username=row.username
+    )
+
+
+async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_username(session: AsyncSession, *, username: str) -> User | None:
+    return (
+        await session.execute(select(User).where(User.username_key == username_key(username)))
+    ).scalar_one_or_none()
+
+
+async def get_user_by_login(session: AsyncSession, *, login: str) -> User | None:
+    """Find a user by username, or by email when the login contains an @."""
+    column, key = (
+        (User.email_key, email_key(login))
+        if "@" in login
+        else (User.username_key, username_key(login))
+    )
+    return (await session.execute(select(User).where(column == key))).scalar_one_or_none()
+
+
+async def get_settings(session: AsyncSession, *, user_id: int) -> UserSettings:
+    """A user's settings row; every user has one from registration on."""
+    settings = await session.get(UserSettings, user_id)
+    if settings is None:
+        raise NotFound("No such user")
+    return settings
+
+
+async def relationship(
+    session: AsyncSession, *, viewer_id: int | None, owner_id: int
+) -> Relationship:
+    """How the viewer stands to the owner; friendships and blocks arrive with the social graph."""
+    return Relationship(is_self=viewer_id == owner_id)
+
+
+def _stats(user: User) -> ProfileStats:
+    return ProfileStats(
+        followers=user.followers_count,
+        following=user.following_count,
+        posts=user.posts_count,
+        achievements=user.achievements_count,
+        level=user.level,
+    )
+
+
+def _privacy(settings: UserSettings) -> PrivacySettings:
+    return PrivacySettings(
+        profile_visibility=settings.profile_visibility,
+        show_email=settings.show_email,
+        show_location=settings.show_location,
+        show_activity=settings.show_activity,
+        allow_friend_requests=settings.allow_friend_requests,
+        allow_messages=settings.allow_messages,
+        show_online_status=settings.show_online_status,
+    )
+
+
+def notification_settings(settings: UserSettings) -> NotificationSettings:
+    """The stored switches over the defaults, so categories added later start switched on."""
+    return NotificationSettings(
+        categories=NotificationCategories(**(settings.notification_categories or {})),
+        digest=settings.digest,
+        timezone=settings.timezone,
+    )
+
+
+def own_profile(user: User, settings: UserSettings, media: LocalMediaStore) -> OwnProfile:
+    """Everything about the caller's own account."""
+    return OwnProfile(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bio=user.bio,
+        avatar_url=media.url(user.avatar_key),
+        avatar_thumbnail_url=media.url(user.avatar_thumb_key),
+        social_links=dict(user.social_links or {}),
+        joined_at=user.created_at,
+        role=user.role,
+        stats=_stats(user),
+        email=user.email,
+        location=user.location,
+        last_seen_at=user.last_seen_at,
+        status=user.status,
+        privacy=_privacy(settings),
+        notifications=notification_settings(settings),
+    )
+
+
+async def access_profile(
+    session: AsyncSession, *, viewer: Principal | None, username: str, media: LocalMediaStore
+) -> Profile:
+    """A profile as the viewer may see it; 404 for what they may not, never a revealing 403."""
+    user = await get_user_by_username(session, username=username)
+    if user is None:
+        raise NotFound("No such user")
+    settings = await get_settings(session, user_id=user.id)
+    rel = await relationship(
+        session, viewer_id=viewer.user_id if viewer else None, owner_id=user.id
+    )
+    if not policy.can_view_profile(viewer, user, settings, rel):
+        raise NotFound("No such user")
+    shown = policy.profile_fields(viewer, settings, rel)
+    profile = Profile(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        bio=user.bio,
+        avatar_url=media.url(user.avatar_key),
+        avatar_thumbnail_url=media.url(user.avatar_thumb_key),
+        social_links=dict(user.social_links or {}),
+        joined_at=user.created_at,
+        role=user.role,
+        stats=_stats(user),
+    )
+    if shown.email:
+        profile.email = user.email
+    if shown.location:
+        profile.location = user.location
+    if shown.activity:
+        profile.last_seen_at = user.last_seen_at
+    return profile
+
+
+async def list_sessions(session: AsyncSession, *, principal: Principal) -> list[SessionInfo]:
+    """The caller's live sessions, newest first (a user has few, so no paging)."""
+    rows = (
+        await session.execute(
+            select(LoginSession)
+            .where(
+                LoginSession.user_id == principal.user_id,
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > utcnow(),
+            )
+            .order_by(LoginSession.created_at.desc())
+        )
+    ).scalars()
+    return [
+        SessionInfo(
+            id=row.id,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
+            user_agent=row.user_agent,
+            ip_address=row.ip_address,
+            current=row.id == principal.session_id,
+        )
+        for row in rows
+    ]
+
+
+async def list_audit_events(
+    session: AsyncSession,
+    *,
+    cursor: str | None,
+    limit: int,
+    user_id: int | None = None,
+    action: str | None = None,
+) -> Page[AuditEntry]:
+    """Audit entries newest first, optionally about one user or of one action."""
+    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    if cursor:
+        query = query.where(AuditEvent.id < decode_id_cursor(cursor))
+    if user_id is not None:
+        query = query.where(AuditEvent.target_user_id == user_id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    rows = list((await session.execute(query)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        AuditEntry(
+            id=row.id,
+            action=row.action,
+            actor_id=row.actor_id,
+            target_user_id=row.target_user_id,
+            ip_address=row.ip_address,
+            detail=dict(row.detail or {}),
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+    return Page(items=items, next_cursor=encode_cursor({"id": rows[-1].id}) if more else None)

@@ -1,0 +1,1 @@
+"""Adapters with an embedded and a cluster implementation behind one small interface each."""

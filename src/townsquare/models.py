@@ -1,0 +1,8 @@
+"""Imports every domain's tables so the metadata (and Alembic) sees the whole schema."""
+
+from townsquare.core.db import Base
+from townsquare.domains.accounts import models as accounts_models
+
+metadata = Base.metadata
+
+__all__ = ["accounts_models", "metadata"]

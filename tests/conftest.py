@@ -1,0 +1,149 @@
+"""Shared fixtures: a clean database per test on SQLite and (in CI) PostgreSQL + Redis.
+
+Every test that uses `client` runs once per backend: `embedded` (SQLite, in-process bus and
+limits) and, when TOWNSQUARE_TEST_DATABASE_URL is set, `cluster` (PostgreSQL, plus Redis when
+TOWNSQUARE_TEST_REDIS_URL is set). A configured service that cannot be reached fails the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from townsquare.app import create_app
+from townsquare.config import Settings
+from townsquare.core.db import make_engine
+from townsquare.core.migrations import upgrade
+from townsquare.models import metadata
+
+PG_URL = os.environ.get("TOWNSQUARE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("TOWNSQUARE_TEST_REDIS_URL")
+BACKENDS = ["embedded", *(["cluster"] if PG_URL else [])]
+
+
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for each test (cheaper than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str | None]:
+    """A migrated PostgreSQL database for this xdist worker, created fresh and dropped after."""
+    if not PG_URL:
+        yield None
+        return
+    name = f"townsquare_test_{_worker()}_{os.getpid()}"
+    admin_url = make_url(PG_URL)
+
+    async def create() -> None:
+        engine = make_engine(admin_url.render_as_string(hide_password=False))
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        await engine.dispose()
+
+    asyncio.run(create())
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+
+    async def drop() -> None:
+        engine = make_engine(admin_url.render_as_string(hide_password=False))
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await engine.dispose()
+
+    asyncio.run(drop())
+
+
+async def _truncate_pg(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which deployment shape this test runs against."""
+    return str(request.param)
+
+
+@pytest.fixture
+async def database_url(
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_database: str | None
+) -> str:
+    """A clean, migrated database for this test."""
+    if backend == "embedded":
+        path = tmp_path / "townsquare.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    assert pg_database is not None
+    await _truncate_pg(pg_database)
+    return pg_database
+
+
+@pytest.fixture
+def settings(backend: str, database_url: str, tmp_path: Path) -> Settings:
+    """Settings for an isolated server: its own data dir, database and Redis namespace."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        redis_url=REDIS_URL if backend == "cluster" else None,
+        redis_namespace=f"ts-test-{secrets.token_hex(6)}",
+        jwt_secret="test-secret-" + secrets.token_hex(8),
+        log_json=True,
+        log_level="WARNING",
+    )
+
+
+ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def make_client(settings: Settings) -> ClientFactory:
+    """Open an app (with optional setting overrides) and an HTTP client to it."""
+
+    @asynccontextmanager
+    async def factory(
+        peer: str = "127.0.0.1", **overrides: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        app_settings = settings.model_copy(update=overrides)
+        app = create_app(app_settings)
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app, client=(peer, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                c.app = app  # type: ignore[attr-defined]
+                yield c
+
+    return factory
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client to a fresh app on a clean database."""
+    async with make_client() as c:
+        yield c
