@@ -91,5 +91,4 @@ class Settings(BaseSettings):
     gateway_max_rooms_per_connection: int = 100
     gateway_events_per_second: int = 100
     gateway_chat_messages_per_minute: int = 60
-    gateway_redis_prefix: str = "ts:"
     gateway_cors_origins: list[str] = Field(default_factory=lambda: ["*"])

@@ -1,0 +1,424 @@
+"""The event bus between domain actions and gateways: in-process, or Redis in cluster mode.
+
+Topics are room names. A gateway node subscribes only to the rooms it has local members for, so
+with Redis (one pub/sub channel per room) each message reaches only the nodes that need it.
+
+Rooms named `user:<id>` are durable: every event gets a per-user offset and is kept in a history
+window (a deque in memory, a Redis Stream in cluster mode) so a reconnecting client can recover
+what it missed. Other rooms (streams, stories, benchmarks) are live-only.
+
+A message travels pre-serialised: `args` is the JSON array of the Socket.IO EVENT packet
+(`["event", data]`, plus `{"offset": ...}` for durable rooms), so a gateway frames it once for
+every recipient without decoding it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
+
+from townsquare.core.events import Delivery
+
+log = structlog.get_logger(__name__)
+
+DURABLE_PREFIX = "user:"
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    """One event for one room; `args` is the ready-to-frame JSON array of the EVENT packet."""
+
+    room: str
+    event: str
+    offset: str | None
+    args: str
+
+    def data(self) -> Any:
+        """The event's payload, decoded (only the rare control events need it)."""
+        return json.loads(self.args)[1]
+
+
+Handler = Callable[[BusMessage], None]
+
+
+def is_durable(room: str) -> bool:
+    """Per-user rooms get offsets and history; every other room is live-only."""
+    return room.startswith(DURABLE_PREFIX)
+
+
+def parse_offset(offset: str) -> tuple[int, int] | None:
+    """Offsets are `<ms>-<seq>` (Redis Stream IDs); None when the text is not one."""
+    ms, sep, seq = offset.partition("-")
+    if not sep or not ms.isdigit() or not seq.isdigit() or len(offset) > 41:
+        return None
+    return int(ms), int(seq)
+
+
+def event_args(event: str, data: Any) -> str:
+    """The JSON array `["event", data]` of a Socket.IO EVENT packet."""
+    return json.dumps([event, data], separators=(",", ":"), ensure_ascii=False)
+
+
+def with_offset(args: str, offset: str) -> str:
+    """Append the offset argument to a serialised `["event", data]` array."""
+    return args[:-1] + ',{"offset":"' + offset + '"}]'
+
+
+def _check_name(name: str) -> None:
+    if not name or "\n" in name or len(name) > 200:
+        raise ValueError(f"invalid room or event name: {name!r}")
+
+
+class Bus(Protocol):
+    """Publish events to rooms; subscribers of a room on any node receive them."""
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> bool: ...
+    async def publish(self, room: str, event: str, data: Any) -> str | None: ...
+    async def publish_many(self, items: Iterable[tuple[str, str, Any]]) -> None: ...
+    async def subscribe(self, room: str, handler: Handler) -> None: ...
+    async def unsubscribe(self, room: str, handler: Handler) -> None: ...
+    async def history(self, room: str, after: str) -> list[BusMessage] | None: ...
+
+
+async def publish_deliveries(bus: Bus, deliveries: list[Delivery]) -> None:
+    """Publish committed events, one message per addressed room, in order."""
+    items = [
+        (room, delivery.event.type, delivery.event.payload())
+        for delivery in deliveries
+        for room in delivery.rooms
+    ]
+    await bus.publish_many(items)
+
+
+class OffsetClock:
+    """Monotonic `<ms>-<seq>` offsets in the same shape as Redis Stream IDs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ms = 0
+        self._seq = 0
+
+    def next(self) -> tuple[int, int]:
+        with self._lock:
+            now = int(time.time() * 1000)
+            if now > self._ms:
+                self._ms, self._seq = now, 0
+            else:
+                self._seq += 1
+            return self._ms, self._seq
+
+
+@dataclass(slots=True)
+class _RoomHistory:
+    entries: deque[tuple[tuple[int, int], str, str, str]]  # (key, offset, event, args)
+    max_deleted: tuple[int, int]
+
+
+class InProcessBus:
+    """Embedded bus: handlers run synchronously in publish order; history lives in memory."""
+
+    def __init__(self, *, history_max_events: int = 500, history_max_age_seconds: int = 86400):
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._history: dict[str, _RoomHistory] = {}
+        self._clock = OffsetClock()
+        self._max_events = history_max_events
+        self._max_age_ms = history_max_age_seconds * 1000
+        self._started = self._clock.next()
+        self._publishes = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._handlers.clear()
+
+    async def ping(self) -> bool:
+        return True
+
+    async def publish(self, room: str, event: str, data: Any) -> str | None:
+        return self.publish_now(room, event, data)
+
+    async def publish_many(self, items: Iterable[tuple[str, str, Any]]) -> None:
+        for room, event, data in items:
+            self.publish_now(room, event, data)
+
+    def publish_now(self, room: str, event: str, data: Any) -> str | None:
+        """Publish without awaiting: the in-process path the gateway itself uses."""
+        _check_name(room)
+        _check_name(event)
+        args = event_args(event, data)
+        offset: str | None = None
+        if is_durable(room):
+            key = self._clock.next()
+            offset = f"{key[0]}-{key[1]}"
+            self._remember(room, key, offset, event, args)
+            args = with_offset(args, offset)
+        message = BusMessage(room, event, offset, args)
+        for handler in tuple(self._handlers.get(room, ())):
+            try:
+                handler(message)
+            except Exception:
+                log.exception("bus_handler_failed", room=room)
+        return offset
+
+    def _remember(
+        self, room: str, key: tuple[int, int], offset: str, event: str, args: str
+    ) -> None:
+        history = self._history.get(room)
+        if history is None:
+            history = self._history[room] = _RoomHistory(deque(), (0, 0))
+        history.entries.append((key, offset, event, args))
+        self._trim(history, key[0])
+        self._publishes += 1
+        if self._publishes % 4096 == 0:
+            self._sweep(key[0])
+
+    def _trim(self, history: _RoomHistory, now_ms: int) -> None:
+        entries = history.entries
+        while entries and (
+            len(entries) > self._max_events or entries[0][0][0] < now_ms - self._max_age_ms
+        ):
+            history.max_deleted = entries.popleft()[0]
+
+    def _sweep(self, now_ms: int) -> None:
+        """Forget rooms whose whole history has aged out, so idle users cost nothing."""
+        for room in [
+            r for r, h in self._history.items() if h.entries[-1][0][0] < now_ms - self._max_age_ms
+        ]:
+            del self._history[room]
+
+    async def subscribe(self, room: str, handler: Handler) -> None:
+        self._handlers[room].append(handler)
+
+    async def unsubscribe(self, room: str, handler: Handler) -> None:
+        handlers = self._handlers.get(room)
+        if handlers and handler in handlers:
+            handlers.remove(handler)
+            if not handlers:
+                del self._handlers[room]
+
+    async def history(self, room: str, after: str) -> list[BusMessage] | None:
+        key = parse_offset(after)
+        if key is None:
+            return None
+        now_ms = int(time.time() * 1000)
+        history = self._history.get(room)
+        if history is not None:
+            self._trim(history, now_ms)
+        if history is None or not history.entries:
+            lost = key < self._started or key[0] < now_ms - self._max_age_ms
+            if history is not None and key < history.max_deleted:
+                lost = True
+            return None if lost else []
+        if key < history.max_deleted:
+            return None
+        return [
+            BusMessage(room, event, offset, with_offset(args, offset))
+            for entry_key, offset, event, args in history.entries
+            if entry_key > key
+        ]
+
+
+_PUBLISH_DURABLE = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2], 'a', ARGV[3])
+local t = redis.call('TIME')
+local min_ms = tonumber(t[1]) * 1000 - tonumber(ARGV[4])
+if min_ms > 0 then redis.call('XTRIM', KEYS[1], 'MINID', tostring(min_ms)) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', KEYS[2], ARGV[5] .. id .. '\\n' .. string.sub(ARGV[3], 1, -2)
+  .. ',{"offset":"' .. id .. '"}]')
+return id
+"""
+
+
+class RedisBus:
+    """Cluster bus: one pub/sub channel per room, subscribed on demand; Streams for history."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "ts:",
+        history_max_events: int = 500,
+        history_max_age_seconds: int = 86400,
+    ) -> None:
+        from redis import asyncio as aioredis
+
+        self._redis = aioredis.from_url(url)
+        self._pubsub = self._redis.pubsub()
+        self._prefix = prefix
+        self._channel_prefix = prefix + "room:"
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+        self._confirm: dict[bytes, deque[asyncio.Future[None]]] = defaultdict(deque)
+        self._reader: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._max_events = history_max_events
+        self._max_age_ms = history_max_age_seconds * 1000
+        self._script = self._redis.register_script(_PUBLISH_DURABLE)
+
+    @property
+    def redis(self) -> Any:
+        """The client, shared with presence and idempotency stores of the same node."""
+        return self._redis
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read_loop(), name="redis-bus-reader")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        await self._redis.aclose()
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except Exception:
+            return False
+
+    def _stream_key(self, room: str) -> str:
+        return self._prefix + "stream:" + room
+
+    async def publish(self, room: str, event: str, data: Any) -> str | None:
+        _check_name(room)
+        _check_name(event)
+        args = event_args(event, data)
+        channel = self._channel_prefix + room
+        if not is_durable(room):
+            await self._redis.publish(channel, f"{room}\n{event}\n\n{args}")
+            return None
+        offset = await self._script(
+            keys=[self._stream_key(room), channel],
+            args=[self._max_events, event, args, self._max_age_ms, f"{room}\n{event}\n"],
+        )
+        return offset.decode() if isinstance(offset, bytes) else str(offset)
+
+    async def publish_many(self, items: Iterable[tuple[str, str, Any]]) -> None:
+        for room, event, data in items:
+            await self.publish(room, event, data)
+
+    async def subscribe(self, room: str, handler: Handler) -> None:
+        """Subscribe and wait until Redis confirms, so history read next cannot miss a message."""
+        first = room not in self._handlers
+        self._handlers[room].append(handler)
+        if not first:
+            return
+        channel = (self._channel_prefix + room).encode()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._confirm[channel].append(future)
+        await self._pubsub.subscribe(channel)
+        self._subscribed.set()
+        try:
+            await asyncio.wait_for(future, timeout=5.0)
+        except TimeoutError:
+            log.warning("redis_subscribe_unconfirmed", room=room)
+
+    async def unsubscribe(self, room: str, handler: Handler) -> None:
+        handlers = self._handlers.get(room)
+        if handlers and handler in handlers:
+            handlers.remove(handler)
+            if not handlers:
+                del self._handlers[room]
+                await self._pubsub.unsubscribe(self._channel_prefix + room)
+
+    async def history(self, room: str, after: str) -> list[BusMessage] | None:
+        key = parse_offset(after)
+        if key is None:
+            return None
+        stream = self._stream_key(room)
+        try:
+            info = await self._redis.xinfo_stream(stream)
+        except Exception as exc:  # the stream does not exist: no events within the window
+            if "no such key" not in str(exc).lower():
+                raise
+            now_ms = int(time.time() * 1000)
+            return None if key[0] < now_ms - self._max_age_ms else []
+        deleted = info.get("max-deleted-entry-id") or b"0-0"
+        deleted_key = parse_offset(deleted.decode() if isinstance(deleted, bytes) else deleted)
+        if deleted_key is None or key < deleted_key:
+            return None
+        entries: Any = await self._redis.xrange(stream, min=f"({key[0]}-{key[1]}")
+        out = []
+        for entry_id, fields in entries or ():
+            offset = entry_id.decode()
+            event = fields[b"e"].decode()
+            out.append(BusMessage(room, event, offset, with_offset(fields[b"a"].decode(), offset)))
+        return out
+
+    async def _read_loop(self) -> None:
+        while True:
+            if not self._pubsub.subscribed:
+                self._subscribed.clear()
+                await self._subscribed.wait()
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("redis_bus_read_failed")
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            kind = message.get("type")
+            if kind == "subscribe":
+                waiters = self._confirm.get(message["channel"])
+                if waiters:
+                    future = waiters.popleft()
+                    if not future.done():
+                        future.set_result(None)
+                    if not waiters:
+                        del self._confirm[message["channel"]]
+                continue
+            if kind != "message":
+                continue
+            self._dispatch(message["data"])
+
+    def _dispatch(self, raw: bytes) -> None:
+        text = raw.decode()
+        room, _, rest = text.partition("\n")
+        event, _, rest = rest.partition("\n")
+        offset, _, args = rest.partition("\n")
+        msg = BusMessage(room, event, offset or None, args)
+        for handler in tuple(self._handlers.get(room, ())):
+            try:
+                handler(msg)
+            except Exception:
+                log.exception("bus_handler_failed", room=room)
+
+
+def make_bus(
+    redis_url: str | None,
+    *,
+    prefix: str = "ts:",
+    history_max_events: int = 500,
+    history_max_age_seconds: int = 86400,
+) -> Bus:
+    """Redis when a URL is configured, else the in-process bus."""
+    if redis_url:
+        return RedisBus(
+            redis_url,
+            prefix=prefix,
+            history_max_events=history_max_events,
+            history_max_age_seconds=history_max_age_seconds,
+        )
+    return InProcessBus(
+        history_max_events=history_max_events, history_max_age_seconds=history_max_age_seconds
+    )
