@@ -114,9 +114,10 @@ def settings(backend: str, database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         redis_url=REDIS_URL if backend == "cluster" else None,
         redis_namespace=f"ts-test-{secrets.token_hex(6)}",
-        jwt_secret="test-secret-" + secrets.token_hex(8),
+        jwt_secret="test-secret-" + secrets.token_hex(16),
         log_json=True,
         log_level="WARNING",
+        password_hash_profile="fast",
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +40,11 @@ def unique_username(prefix: str = "user") -> str:
 
 
 async def register(
-    client: httpx.AsyncClient, username: str | None = None, *, password: str = PASSWORD, **extra: Any
+    client: httpx.AsyncClient,
+    username: str | None = None,
+    *,
+    password: str = PASSWORD,
+    **extra: Any,
 ) -> Member:
     """Register and sign in a new member."""
     username = username or unique_username()
@@ -73,6 +79,16 @@ async def login(
         refresh_token=body["refresh_token"],
         session_id=body["session_id"],
     )
+
+
+@asynccontextmanager
+async def from_address(client: httpx.AsyncClient, peer: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Another client of the same running app, connecting from a different address."""
+    app: Any = client.app  # type: ignore[attr-defined]
+    transport = httpx.ASGITransport(app=app, client=(peer, 40001))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
+        other.app = app  # type: ignore[attr-defined]
+        yield other
 
 
 def app_ctx(client: httpx.AsyncClient) -> AppContext:

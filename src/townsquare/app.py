@@ -12,12 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from townsquare import __version__
 from townsquare.config import Settings
 from townsquare.context import AppContext
-from townsquare.core import ids
+from townsquare.core import ids, security
 from townsquare.core.errors import AppError
 from townsquare.core.http import HttpMetrics, RequestMiddleware
 from townsquare.domains.accounts.router import router as accounts_router
@@ -68,6 +69,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> Response:
+        sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+        if isinstance(exc, DataError) or sqlstate.startswith("22"):
+            # the database refused a value validation let through (encoding, range)
+            log.warning("database_refused_value", path=request.url.path, sqlstate=sqlstate)
+            return problem(422, "validation_failed", "A value in the request cannot be stored")
+        log.exception("database_error", path=request.url.path)
+        return problem(503, "unavailable", "The database could not complete the request")
+
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path)
@@ -101,6 +112,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     """Build the HTTP application; pass a ready AppContext to share one with a gateway."""
     settings = settings or (ctx.settings if ctx else Settings())
     ids.configure(settings.node_id)
+    security.configure_hasher(settings.password_hash_profile)
     context = ctx or AppContext.create(settings)
     holder = {"ctx": context}
 

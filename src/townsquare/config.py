@@ -26,10 +26,11 @@ class Settings(BaseSettings):
     gateway_port: int = 8001
     public_url: str | None = None
 
-    jwt_secret: str | None = None
+    jwt_secret: str | None = Field(default=None, min_length=32)
     access_token_ttl_seconds: int = 15 * 60
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
 
+    password_hash_profile: str = Field(default="strong", pattern="^(strong|fast)$")
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 20
     login_failure_window_seconds: int = 15 * 60

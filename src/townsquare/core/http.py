@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
-from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from townsquare.core.errors import PayloadTooLarge
+from townsquare.core.errors import AppError, BadRequest, PayloadTooLarge
 
 log = structlog.get_logger("townsquare.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -74,7 +74,18 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, _capped(receive, headers, limit), send_with_id)
+            body_receive = await _bounded_body(receive, headers, limit)
+            if _has_nul(scope):
+                await _send_problem(
+                    send_with_id,
+                    BadRequest("NUL characters are not allowed", code="invalid_characters"),
+                )
+            elif body_receive is None:
+                await _send_problem(
+                    send_with_id, PayloadTooLarge(f"Request bodies may be at most {limit} bytes")
+                )
+            else:
+                await self.app(scope, body_receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", "unmatched")
@@ -92,24 +103,61 @@ class RequestMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-def _capped(receive: Receive, headers: dict[str, str], limit: int) -> Receive:
-    """Refuse bodies over the limit, by Content-Length up front or by counting chunks."""
+async def _bounded_body(receive: Receive, headers: dict[str, str], limit: int) -> Receive | None:
+    """A receive that yields the body, or None when it is over the limit (then it is not read).
+
+    With a Content-Length the check is up front and the body streams through; a chunked body
+    is read into memory up to the limit first, since it could otherwise grow without end.
+    """
     declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isdigit():
+        return None if int(declared) > limit else receive
+    if "transfer-encoding" not in headers:
+        return receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return receive
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = False
 
-        async def refuse() -> Message:
-            raise PayloadTooLarge(f"Request bodies may be at most {limit} bytes")
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
 
-        return refuse
-    seen = 0
+    return replay
 
-    async def counting() -> Message:
-        nonlocal seen
-        message: dict[str, Any] = dict(await receive())
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise PayloadTooLarge(f"Request bodies may be at most {limit} bytes")
-        return message
 
-    return counting
+def _has_nul(scope: Scope) -> bool:
+    """NUL cannot be stored in PostgreSQL text and is never meaningful in a path or query."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    query: bytes = scope.get("query_string", b"")
+    return b"%00" in raw or b"\x00" in raw or b"%00" in query or b"\x00" in query
+
+
+async def _send_problem(send: Send, error: AppError) -> None:
+    payload = json.dumps(error.to_problem()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -19,6 +19,18 @@ JWT_ALGORITHM = "HS256"
 _DUMMY_HASH = _hasher.hash("timing-equaliser-for-unknown-users")
 
 
+def configure_hasher(profile: str) -> None:
+    """Pick argon2 cost: "strong" (default) for real use, "fast" only for test suites."""
+    global _hasher, _DUMMY_HASH
+    if profile == "fast":
+        _hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    elif profile == "strong":
+        _hasher = PasswordHasher()
+    else:
+        raise ValueError(f"unknown password hash profile {profile!r}")
+    _DUMMY_HASH = _hasher.hash("timing-equaliser-for-unknown-users")
+
+
 def hash_password(password: str) -> str:
     """Hash with argon2id; the salt and parameters travel inside the returned string."""
     return _hasher.hash(password)
