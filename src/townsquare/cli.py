@@ -60,6 +60,22 @@ def serve(
 
 
 @app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
+    port: Annotated[int | None, typer.Option(help="Port for the gateway")] = None,
+) -> None:
+    """Serve only the real-time gateway (for cluster deployments with Redis)."""
+    from townsquare.server import run_gateway
+
+    settings = Settings()
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.gateway_port = port
+    asyncio.run(run_gateway(settings))
+
+
+@app.command()
 def demo(
     users: Annotated[int, typer.Option(help="How many users to generate")] = 12,
     if_empty: Annotated[bool, typer.Option(help="Only when the database has no users")] = False,

@@ -13,12 +13,17 @@ from townsquare.core.logging import configure_logging
 log = structlog.get_logger("townsquare.server")
 
 
-async def run_server(settings: Settings) -> None:
+async def run_server(settings: Settings, *, with_gateway: bool = True) -> None:
     """Serve until interrupted; the API and gateway share one AppContext (db, bus)."""
+    from townsquare.realtime.gateway import Gateway
+
     configure_logging(settings.log_level, json=settings.log_json)
     ctx = AppContext.create(settings)
     await ctx.start()
     app = create_app(ctx=ctx)
+    gateway = Gateway(ctx) if with_gateway else None
+    if gateway is not None:
+        await gateway.start(settings.host, settings.gateway_port)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -29,8 +34,37 @@ async def run_server(settings: Settings) -> None:
         server_header=False,
     )
     server = uvicorn.Server(config)
-    log.info("serving", api=f"http://{settings.host}:{settings.port}")
+    log.info(
+        "serving",
+        api=f"http://{settings.host}:{settings.port}",
+        gateway=f"ws://{settings.host}:{settings.gateway_port}/socket.io/" if gateway else None,
+    )
     try:
         await server.serve()
     finally:
+        if gateway is not None:
+            await gateway.stop()
+        await ctx.close()
+
+
+async def run_gateway(settings: Settings) -> None:
+    """Serve only the real-time gateway (cluster mode: beside API processes, sharing Redis)."""
+    import asyncio
+    import signal
+
+    from townsquare.realtime.gateway import Gateway
+
+    configure_logging(settings.log_level, json=settings.log_json)
+    ctx = AppContext.create(settings)
+    await ctx.start()
+    gateway = Gateway(ctx)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await gateway.start(settings.host, settings.gateway_port)
+        await stop.wait()
+    finally:
+        await gateway.stop()
         await ctx.close()

@@ -73,9 +73,9 @@ def test_demo_generates_many_members(env):
 
 def test_serve_answers_real_http(env):
     assert run(["migrate"], env).returncode == 0
-    port = free_port()
+    port, gateway_port = free_port(), free_port()
     server = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port), "--gateway-port", str(free_port())],
+        [str(BIN), "serve", "--port", str(port), "--gateway-port", str(gateway_port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -111,7 +111,15 @@ def test_serve_answers_real_http(env):
             headers={"Authorization": f"Bearer {login.json()['access_token']}"},
         )
         assert me.json()["username"] == "real_user"
-        assert httpx.get(f"{base}/readyz").status_code == 200
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"]["gateway"] is True
+        handshake = httpx.get(
+            f"http://127.0.0.1:{gateway_port}/socket.io/",
+            params={"EIO": "4", "transport": "polling"},
+        )
+        assert handshake.status_code == 200
+        assert handshake.text.startswith('0{"sid":')
     finally:
         server.terminate()
         server.wait(timeout=20)
