@@ -230,11 +230,26 @@ class InProcessBus:
         ]
 
 
+# Trim with XDEL rather than MAXLEN/MINID: only XDEL advances the stream's
+# max-deleted-entry-id, which is how `history` knows whether the window still reaches back.
 _PUBLISH_DURABLE = """
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2], 'a', ARGV[3])
+local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2], 'a', ARGV[3])
 local t = redis.call('TIME')
-local min_ms = tonumber(t[1]) * 1000 - tonumber(ARGV[4])
-if min_ms > 0 then redis.call('XTRIM', KEYS[1], 'MINID', tostring(min_ms)) end
+local min_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4])
+local doomed = {}
+local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+if excess > 0 then
+  for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
+    doomed[#doomed + 1] = e[1]
+  end
+end
+if min_ms > 0 then
+  local range_end = '(' .. string.format('%d', min_ms) .. '-0'
+  for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', range_end, 'COUNT', 1000)) do
+    doomed[#doomed + 1] = e[1]
+  end
+end
+if #doomed > 0 then redis.call('XDEL', KEYS[1], unpack(doomed)) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PUBLISH', KEYS[2], ARGV[5] .. id .. '\\n' .. string.sub(ARGV[3], 1, -2)
   .. ',{"offset":"' .. id .. '"}]')

@@ -42,6 +42,7 @@ log = structlog.get_logger(__name__)
 NAMESPACE = "/realtime"
 PATH = "/socket.io/"
 STATUS_EVENT = "account:status_changed"
+SESSION_REVOKED_EVENT = "account:session_revoked"
 MAX_STRIKES = 10
 MAX_CLIENT_ID = 128
 _ACK_PREFIX = re.compile(r"^2(?:/[^,]{0,200},)?(\d{1,16})\[")
@@ -667,8 +668,8 @@ class Gateway:
         members = self.rooms.get(msg.room)
         if not members:
             return
-        if msg.event == STATUS_EVENT:
-            self._on_status(msg, members)
+        if msg.event == STATUS_EVENT or msg.event == SESSION_REVOKED_EVENT:
+            self._on_account_event(msg, members)
             return
         started = time.perf_counter()
         text = "42/realtime," + msg.args
@@ -684,17 +685,28 @@ class Gateway:
         self.metrics.events_out.labels(msg.event).inc(len(members))
         self.metrics.fanout_seconds.observe(time.perf_counter() - started)
 
-    def _on_status(self, msg: BusMessage, members: set[Connection]) -> None:
+    def _on_account_event(self, msg: BusMessage, members: set[Connection]) -> None:
+        """Suspensions and bans end every connection of the user; a revoked session its own."""
         try:
-            status = msg.data().get("status")
-        except Exception:
+            data = msg.data()
+        except ValueError:
             return
         text = "42/realtime," + msg.args
         frame = p.ws_text(text)
         for conn in tuple(members):
-            conn.push(frame, text)
-            if status != "active":
+            if msg.offset is not None:
+                conn.deliver(msg, frame, text)
+            else:
+                conn.push(frame, text)
+            if msg.event == STATUS_EVENT and data.get("status") != "active":
+                status = data.get("status")
                 self.disconnect(conn, f"account_{status}", f"This account is {status}")
+            elif (
+                msg.event == SESSION_REVOKED_EVENT
+                and conn.principal is not None
+                and str(data.get("session_id")) == str(conn.principal.session_id)
+            ):
+                self.disconnect(conn, "session_revoked", "This session has ended; sign in again")
 
     def drop_slow(self, conn: Connection) -> None:
         """Drop a client that cannot keep up; it reconnects and recovers from its offset."""

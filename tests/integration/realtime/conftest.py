@@ -28,6 +28,24 @@ DRIVER = ROOT / "tests" / "e2e" / "js" / "sio_driver.js"
 WAIT = 10.0  # how long to wait for something that should happen; never a pass condition
 
 
+async def until(condition: Callable[[], Any]) -> None:
+    """Wait for a state the system reaches asynchronously; fail after WAIT seconds."""
+
+    async def poll() -> None:
+        while True:
+            value = condition()
+            if asyncio.iscoroutine(value):
+                value = await value
+            if value:
+                return
+            await asyncio.sleep(0.02)
+
+    try:
+        await asyncio.wait_for(poll(), WAIT)
+    except TimeoutError:
+        raise AssertionError("condition never became true") from None
+
+
 def test_registry() -> HandlerRegistry:
     """Handlers and a room policy that exercise the gateway without any domain."""
     reg = HandlerRegistry()
@@ -137,13 +155,22 @@ class JsClient:
         assert self.proc.stdout is not None
         line = await self.proc.stdout.readline()
         if not line:
-            raise AssertionError(f"node client exited; saw {self.seen}")
+            raise AssertionError(f"node client exited; last seen {self.seen[-20:]}")
         obs: dict[str, Any] = json.loads(line)
         self.seen.append(obs)
         return obs
 
-    async def expect(self, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        """The next observation (from the cursor on) that matches; fails after WAIT seconds."""
+    async def expect(
+        self, predicate: Callable[[dict[str, Any]], bool], *, anywhere: bool = False
+    ) -> dict[str, Any]:
+        """The next observation (from the cursor on) that matches; fails after WAIT seconds.
+
+        `anywhere` also looks at observations before the cursor (events that overtook an ack).
+        """
+        if anywhere:
+            for obs in self.seen:
+                if predicate(obs):
+                    return obs
 
         async def scan() -> dict[str, Any]:
             while True:
@@ -157,7 +184,8 @@ class JsClient:
         try:
             return await asyncio.wait_for(scan(), WAIT)
         except TimeoutError:
-            raise AssertionError(f"expected observation never came; saw {self.seen}") from None
+            tail = self.seen[-20:]
+            raise AssertionError(f"expected observation never came; last seen {tail}") from None
 
     async def expect_type(self, kind: str) -> dict[str, Any]:
         return await self.expect(lambda o: o["type"] == kind)
