@@ -55,7 +55,7 @@ class AppContext:
         await self.db.dispose()
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     """FastAPI dependency: the process's AppContext."""
     ctx: AppContext = request.app.state.ctx
     return ctx

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import structlog
 import uvicorn
 
@@ -13,11 +15,20 @@ from townsquare.core.logging import configure_logging
 log = structlog.get_logger("townsquare.server")
 
 
+def tune_interpreter() -> None:
+    """Hand the GIL over sooner: aiosqlite's worker thread otherwise waits up to 5 ms per query.
+
+    Measured with bench/api_baseline.py; see docs/decisions/0003-gil-switch-interval.md.
+    """
+    sys.setswitchinterval(0.0002)
+
+
 async def run_server(settings: Settings, *, with_gateway: bool = True) -> None:
     """Serve until interrupted; the API and gateway share one AppContext (db, bus)."""
     from townsquare.realtime.gateway import Gateway
 
     configure_logging(settings.log_level, json=settings.log_json)
+    tune_interpreter()
     ctx = AppContext.create(settings)
     await ctx.start()
     app = create_app(ctx=ctx)

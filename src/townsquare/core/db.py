@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, MetaData, event, text
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -67,10 +68,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _inline_sqlite(url: str) -> str:
+    """Any SQLite URL, on the inline driver (see core/sqlite_inline.py)."""
+    import townsquare.core.sqlite_inline  # noqa: F401 (registers the dialect)
+
+    return str(make_url(url).set(drivername="sqlite+townsquare_inline").render_as_string(False))
+
+
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """Create an engine with the per-backend settings (SQLite pragmas, PostgreSQL pool)."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 5})
+        engine = create_async_engine(
+            _inline_sqlite(url),
+            echo=echo,
+            connect_args={"timeout": 5},
+            pool_size=32,  # opening a SQLite connection costs more than the query it serves
+            max_overflow=64,
+        )
         sync_engine: Engine = engine.sync_engine
         event.listen(sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -89,6 +103,9 @@ class Database:
         self.engine = make_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self.publisher = publisher
+        # SQLite has one writer at a time; queueing writers here keeps them out of SQLite's
+        # busy wait, which with the inline driver would stall the event loop.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -97,6 +114,15 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One atomic unit of work: commit on success, rollback on error, events after commit."""
+        if self._write_lock is None:
+            async with self._unit_of_work() as session:
+                yield session
+            return
+        async with self._write_lock, self._unit_of_work() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _unit_of_work(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
             try:
                 yield session

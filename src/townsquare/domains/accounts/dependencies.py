@@ -32,8 +32,8 @@ async def optional_principal(request: Request, ctx: Ctx) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None
-    async with ctx.db.read() as session:
-        principal = await authenticate(session, token=token, secret=ctx.jwt_secret)
+    async with ctx.db.engine.connect() as connection:
+        principal = await authenticate(connection, token=token, secret=ctx.jwt_secret)
     request.state.principal = principal
     return principal
 
@@ -54,7 +54,7 @@ async def admin_principal(principal: Annotated[Principal, Depends(current_princi
     return principal
 
 
-def request_meta(request: Request, ctx: Ctx) -> RequestMeta:
+async def request_meta(request: Request, ctx: Ctx) -> RequestMeta:
     """Caller address (proxy-aware) and user agent for sessions and the audit log."""
     peer = request.client.host if request.client else None
     return RequestMeta(

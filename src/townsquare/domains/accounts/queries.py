@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from townsquare.core.clock import utcnow
 from townsquare.core.errors import Forbidden, NotFound, Unauthorized
@@ -35,7 +35,16 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
-async def authenticate(session: AsyncSession, *, token: str, secret: str) -> Principal:
+_STANDING = (
+    select(User.username, User.role, User.status, LoginSession.revoked_at)
+    .join(LoginSession, LoginSession.user_id == User.id)
+    .where(User.id == bindparam("user_id"), LoginSession.id == bindparam("session_id"))
+)  # built once: this runs on every authenticated request and socket handshake
+
+
+async def authenticate(
+    session: AsyncSession | AsyncConnection, *, token: str, secret: str
+) -> Principal:
     """Verify an access token and that its session and account are still in good standing."""
     try:
         claims = decode_access_token(token, secret=secret)
@@ -44,13 +53,8 @@ async def authenticate(session: AsyncSession, *, token: str, secret: str) -> Pri
             "The access token has expired" if exc.reason == "token_expired" else "Invalid token",
             code=exc.reason,
         ) from exc
-    row = (
-        await session.execute(
-            select(User.username, User.role, User.status, LoginSession.revoked_at)
-            .join(LoginSession, LoginSession.user_id == User.id)
-            .where(User.id == claims.user_id, LoginSession.id == claims.session_id)
-        )
-    ).one_or_none()
+    params = {"user_id": claims.user_id, "session_id": claims.session_id}
+    row = (await session.execute(_STANDING, params)).one_or_none()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("This session has ended; sign in again", code="session_revoked")
     if row.status != "active":
@@ -148,14 +152,23 @@ def own_profile(user: User, settings: UserSettings, media: LocalMediaStore) -> O
     )
 
 
+_USER_WITH_SETTINGS = (
+    select(User, UserSettings)
+    .join(UserSettings, UserSettings.user_id == User.id)
+    .where(User.username_key == bindparam("key"))
+)
+
+
 async def access_profile(
     session: AsyncSession, *, viewer: Principal | None, username: str, media: LocalMediaStore
 ) -> Profile:
     """A profile as the viewer may see it; 404 for what they may not, never a revealing 403."""
-    user = await get_user_by_username(session, username=username)
-    if user is None:
+    found = (
+        await session.execute(_USER_WITH_SETTINGS, {"key": username_key(username)})
+    ).one_or_none()
+    if found is None:
         raise NotFound("No such user")
-    settings = await get_settings(session, user_id=user.id)
+    user, settings = found
     rel = await relationship(
         session, viewer_id=viewer.user_id if viewer else None, owner_id=user.id
     )
