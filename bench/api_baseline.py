@@ -124,6 +124,7 @@ async def measure(port: int, args: argparse.Namespace) -> dict[str, object]:
     own = build_request("GET", "/api/v1/users/me", None, token)
     await drive(port, profile, seconds=1, concurrency=args.concurrency)  # warm-up
     return {
+        "profile_read_one_client": await drive(port, profile, seconds=args.seconds, concurrency=1),
         "profile_read": await drive(
             port, profile, seconds=args.seconds, concurrency=args.concurrency
         ),

@@ -31,10 +31,11 @@ from townsquare.core.ids import new_id
 from townsquare.core.security import (
     create_access_token,
     hash_password,
+    hash_password_off_loop,
     hash_token,
     new_refresh_token,
     password_needs_rehash,
-    verify_password,
+    verify_password_off_loop,
 )
 from townsquare.domains.accounts import policy
 from townsquare.domains.accounts.models import (
@@ -114,7 +115,8 @@ async def check_register(
         raise Conflict("That username is taken", code="username_taken")
     if await get_user_by_login(session, login=email) is not None:
         raise Conflict("An account with that email exists", code="email_taken")
-    user = do_create_user(session, username=username, email=email, password=password)
+    password_hash = await hash_password_off_loop(password)
+    user = do_create_user(session, username=username, email=email, password_hash=password_hash)
     try:
         await session.flush()
     except IntegrityError as exc:  # a concurrent registration won the race
@@ -187,7 +189,10 @@ async def attempt_login(
     if wait:
         return LoginOutcome(error=RateLimited("Too many failed sign-in attempts", retry_after=wait))
     user = await get_user_by_login(session, login=login)
-    if not verify_password(user.password_hash if user else None, password) or user is None:
+    if (
+        not await verify_password_off_loop(user.password_hash if user else None, password)
+        or not user
+    ):
         await limiter.hit(account_rule, *account_key)
         await limiter.hit(address_rule, *address_key)
         do_audit(
@@ -210,7 +215,7 @@ async def attempt_login(
         )
     await limiter.clear(account_rule, *account_key)
     if password_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_off_loop(password)
     tokens = await do_start_session(session, user=user, meta=meta, settings=settings, secret=secret)
     do_audit(
         session,
@@ -413,14 +418,14 @@ async def check_change_password(
     user = await session.get(User, principal.user_id)
     if user is None:
         raise NotFound("No such user")
-    if not verify_password(user.password_hash, current_password):
+    if not await verify_password_off_loop(user.password_hash, current_password):
         raise Forbidden("The current password is wrong", code="invalid_credentials")
     check_password_policy(new_password, username=user.username, field="new_password")
-    if verify_password(user.password_hash, new_password):
+    if new_password == current_password:
         raise ValidationFailed(
             "The new password must differ from the current one", code="weak_password"
         )
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_password_off_loop(new_password)
     revoked = await do_revoke_all_sessions(
         session, user_id=user.id, reason="password_change", keep_session_id=principal.session_id
     )

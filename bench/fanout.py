@@ -1,0 +1,305 @@
+"""Fan-out benchmark: our gateway against Node Socket.IO 4.x, same room semantics, one run.
+
+Each server runs pinned to CPU 0 (`taskset`); the load generator (bench/loadgen.c, a single
+epoll thread in C, compiled here) runs pinned to CPU 1. N receivers join one room through an
+acked `bench:join`; a publisher emits `bench:publish {t}` at rising rates and the server
+broadcasts `bench:msg` to the room. The load generator reports, per rate step, deliveries/s,
+p50/p99/max latency, loss and its own CPU share (well under 1.0 means it was not the limit).
+
+    .venv/bin/python bench/fanout.py [--receivers 1000] [--duration 5] [--rates 25,50,...]
+
+Prints one JSON line. Node Socket.IO is installed into bench/.peer/ with npm on first run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+PEER = BENCH / ".peer"
+SOCKET_IO_VERSION = "4.8.1"
+P99_BUDGET_MS = 50.0
+
+NODE_SERVER = """
+const { Server } = require("socket.io");
+const io = new Server(Number(process.argv[2]), { transports: ["websocket", "polling"] });
+const nsp = io.of("/realtime");
+nsp.on("connection", (socket) => {
+  socket.on("bench:join", (data, ack) => {
+    socket.join("bench:room");
+    if (typeof ack === "function") ack({ ok: true });
+  });
+  socket.on("bench:publish", (data) => nsp.to("bench:room").emit("bench:msg", data));
+});
+console.log("READY " + process.argv[2] + " {}");
+"""
+
+
+def ensure_peer() -> None:
+    """Install socket.io (server) with npm and compile the load generator, once."""
+    PEER.mkdir(exist_ok=True)
+    if not (PEER / "node_modules" / "socket.io" / "package.json").exists():
+        (PEER / "package.json").write_text('{"private": true}\n')
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--silent",
+                f"socket.io@{SOCKET_IO_VERSION}",
+            ],
+            cwd=PEER,
+            check=True,
+        )
+    (PEER / "server.js").write_text(NODE_SERVER)
+    binary = PEER / "loadgen"
+    source = BENCH / "loadgen.c"
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        subprocess.run(["gcc", "-O2", "-o", str(binary), str(source)], check=True)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    """Pin to one CPU when taskset exists and the machine has that CPU."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) > cpu:
+        return ["taskset", "-c", str(cpu), *argv]
+    return argv
+
+
+def start_server(kind: str, port: int) -> tuple[subprocess.Popen[str], str]:
+    if kind == "node":
+        argv = ["node", str(PEER / "server.js"), str(port)]
+        cwd = PEER
+    else:
+        argv = [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
+        cwd = BENCH.parent
+    proc = subprocess.Popen(
+        pinned(0, argv), cwd=cwd, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    while line and not line.startswith("READY"):  # skip start-up log lines
+        line = proc.stdout.readline()
+    if not line.startswith("READY"):
+        proc.kill()
+        raise SystemExit(f"{kind} server did not start")
+    auth = line.split(" ", 2)[2].strip()
+    return proc, auth
+
+
+def run_load(
+    port: int, auth: str, receivers: int, duration: float, rates: list[float]
+) -> list[dict[str, Any]]:
+    argv = [
+        str(PEER / "loadgen"),
+        "127.0.0.1",
+        str(port),
+        "/realtime",
+        auth,
+        str(receivers),
+        str(duration),
+        *(str(r) for r in rates),
+    ]
+    budget = 60 + len(rates) * (duration + 5)
+    out = subprocess.run(pinned(1, argv), capture_output=True, text=True, timeout=budget)
+    if out.returncode != 0:
+        raise SystemExit(f"load generator failed: {out.stderr[-2000:]}")
+    return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+
+
+def sustained(steps: list[dict[str, Any]]) -> float:
+    """The highest offered deliveries/s with zero loss and p99 within budget (0 if none)."""
+    ok = [
+        s["offered_deliveries_per_s"]
+        for s in steps
+        if s["loss"] == 0 and s["p99_ms"] <= P99_BUDGET_MS
+    ]
+    return max(ok, default=0.0)
+
+
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    ensure_peer()
+    rates = [float(r) for r in args.rates.split(",")]
+    results: dict[str, Any] = {}
+    for kind in args.servers.split(","):
+        port = free_port()
+        proc, auth = start_server("node" if kind == "node" else "ours", port)
+        try:
+            steps = run_load(port, auth, args.receivers, args.duration, rates)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        results[kind] = {"sustained_deliveries_per_s": sustained(steps), "steps": steps}
+        time.sleep(1)
+    ours = results.get("townsquare", {}).get("sustained_deliveries_per_s", 0.0)
+    node = results.get("node", {}).get("sustained_deliveries_per_s", 0.0)
+    return {
+        "benchmark": "fanout",
+        "receivers": args.receivers,
+        "duration_s": args.duration,
+        "p99_budget_ms": P99_BUDGET_MS,
+        "ratio_vs_node": round(ours / node, 2) if node else None,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cpu_model": _cpu_model(),
+            "python": platform.python_version(),
+            "node": subprocess.run(
+                ["node", "--version"], capture_output=True, text=True
+            ).stdout.strip(),
+            "socket.io": SOCKET_IO_VERSION,
+        },
+        **results,
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+# --- our server, started by the benchmark in its own process -------------------------------
+
+
+async def serve_ours(port: int, *, users: int = 1, tokens_file: Path | None = None) -> None:
+    """A gateway on an embedded database with bench users; prints READY <port> <auth>.
+
+    With `tokens_file`, the access tokens of all `users` are written there as a JSON list.
+    """
+    from sqlalchemy import insert
+
+    from townsquare.config import Settings
+    from townsquare.context import AppContext
+    from townsquare.core.clock import utcnow
+    from townsquare.core.ids import new_id
+    from townsquare.core.logging import configure_logging
+    from townsquare.core.migrations import upgrade
+    from townsquare.core.security import create_access_token
+    from townsquare.domains.accounts.models import LoginSession, User, UserSettings
+    from townsquare.realtime import Gateway, HandlerContext, HandlerRegistry
+
+    configure_logging("WARNING", json=True)
+    tmp = Path(tempfile.mkdtemp(prefix="ts-bench-"))
+    db_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    await asyncio.to_thread(upgrade, db_url)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=tmp,
+        database_url=db_url,
+        jwt_secret=secrets.token_urlsafe(48),
+        log_level="WARNING",
+        gateway_events_per_second=1_000_000,
+        gateway_max_connections_per_user=1_000_000,
+        gateway_max_buffer_bytes=4 * 1024 * 1024,
+    )
+    ctx = AppContext.create(settings)
+    await ctx.start()
+    expires = utcnow().replace(year=utcnow().year + 1)
+    accounts = [(new_id(), new_id()) for _ in range(users)]
+    async with ctx.db.transaction() as session:
+        await session.execute(
+            insert(User),
+            [
+                {
+                    "id": uid,
+                    "username": f"bench{i}",
+                    "username_key": f"bench{i}",
+                    "email": f"bench{i}@example.org",
+                    "email_key": f"bench{i}@example.org",
+                    "password_hash": "!",
+                }
+                for i, (uid, _) in enumerate(accounts)
+            ],
+        )
+        await session.execute(insert(UserSettings), [{"user_id": uid} for uid, _ in accounts])
+        await session.execute(
+            insert(LoginSession),
+            [{"id": sid, "user_id": uid, "expires_at": expires} for uid, sid in accounts],
+        )
+    tokens = [
+        create_access_token(
+            secret=ctx.jwt_secret, user_id=uid, session_id=sid, role="user", ttl_seconds=86400
+        )[0]
+        for uid, sid in accounts
+    ]
+    if tokens_file is not None:
+        tokens_file.write_text(json.dumps(tokens))
+    token = tokens[0]
+    registry = HandlerRegistry()
+
+    @registry.room_policy("bench:")
+    async def anyone(hctx: HandlerContext, room: str) -> None:
+        return None
+
+    @registry.on("bench:join", state_changing=False)
+    async def join(hctx: HandlerContext, data: Any) -> dict[str, bool]:
+        await hctx.join("bench:room")
+        return {"joined": True}
+
+    @registry.on("bench:publish", state_changing=False)
+    async def publish(hctx: HandlerContext, data: Any) -> None:
+        await hctx.app.bus.publish("bench:room", "bench:msg", data)
+
+    gateway = Gateway(ctx, registry=registry)
+    await gateway.start("127.0.0.1", port)  # also freezes start-up objects out of the GC
+    print(f"READY {port} {json.dumps({'token': token})}", flush=True)
+    await asyncio.to_thread(sys.stdin.read)  # until the benchmark closes our stdin
+    await gateway.stop()
+    await ctx.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--receivers", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument(
+        "--rates",
+        default="25,50,100,150,200,250,300,400,500,600",
+        help="messages per second published into the room, comma-separated",
+    )
+    parser.add_argument("--servers", default="townsquare,node", help="which servers to run")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        import uvloop
+
+        if os.environ.get("TS_BENCH_PROFILE"):
+            exec(Path(os.environ["TS_BENCH_PROFILE"]).read_text(), {})
+
+        uvloop.run(serve_ours(args.serve))
+        return
+    print(json.dumps(bench(args)))
+
+
+if __name__ == "__main__":
+    main()
