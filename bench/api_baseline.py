@@ -6,6 +6,9 @@ request than httpx, so the client is not the limit: its CPU share is reported), 
 JSON line. Bounded: every phase runs for a fixed number of seconds against 127.0.0.1 only.
 
     .venv/bin/python bench/api_baseline.py [--seconds 10] [--users 1000] [--concurrency 32]
+        [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+
+With --postgres, a scratch database is created beside the given one and dropped afterwards.
 """
 
 from __future__ import annotations
@@ -140,17 +143,41 @@ async def measure(port: int, args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def scratch_postgres(admin_url: str, name: str, *, drop: bool) -> str:
+    """Create (or drop) a scratch database next to `admin_url`; return its URL."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(admin_url)
+
+    async def run() -> None:
+        conn = await asyncpg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, database=url.database
+        )
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.close()
+
+    asyncio.run(run())
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--postgres", help="PostgreSQL URL to run against instead of SQLite")
     args = parser.parse_args()
+    scratch = f"townsquare_bench_{os.getpid()}"
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})
     with tempfile.TemporaryDirectory(prefix="ts-bench-") as data:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TOWNSQUARE_")}
         env.update(TOWNSQUARE_DATA_DIR=data, TOWNSQUARE_LOG_LEVEL="WARNING")
+        if args.postgres:
+            env["TOWNSQUARE_DATABASE_URL"] = scratch_postgres(args.postgres, scratch, drop=False)
         quiet = {"env": env, "check": True, "capture_output": True}
         subprocess.run([str(BIN), "migrate"], **quiet)  # type: ignore[call-overload]
         subprocess.run([str(BIN), "demo", "--users", str(args.users)], **quiet)  # type: ignore[call-overload]
@@ -171,14 +198,16 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=20)
+            if args.postgres:
+                scratch_postgres(args.postgres, scratch, drop=True)
     print(
         json.dumps(
             {
                 "benchmark": "api_baseline",
-                "database": "sqlite",
+                "database": "postgresql" if args.postgres else "sqlite",
                 "users": args.users,
                 "server_cores": 1,
-                "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.python_version()}",
+                "machine": f"{platform.machine()} x{os.cpu_count()}, Python {platform.python_version()}",
                 **results,
             }
         )

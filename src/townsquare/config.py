@@ -24,7 +24,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     gateway_port: int = 8001
-    public_url: str | None = None
 
     jwt_secret: str | None = Field(default=None, min_length=32)
     access_token_ttl_seconds: int = 15 * 60
