@@ -163,6 +163,11 @@ def scratch_postgres(admin_url: str, name: str, *, drop: bool) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def machine_description() -> str:
+    """CPU count, architecture and Python version, printed with the figures."""
+    return f"{platform.machine()} x{os.cpu_count()}, Python {platform.python_version()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
@@ -207,7 +212,7 @@ def main() -> None:
                 "database": "postgresql" if args.postgres else "sqlite",
                 "users": args.users,
                 "server_cores": 1,
-                "machine": f"{platform.machine()} x{os.cpu_count()}, Python {platform.python_version()}",
+                "machine": machine_description(),
                 **results,
             }
         )
