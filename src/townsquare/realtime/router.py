@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from townsquare.context import AppContext, get_ctx
 from townsquare.domains.accounts.dependencies import current_principal
@@ -31,6 +31,8 @@ class PresenceOut(BaseModel):
 
 class ActivityIn(BaseModel):
     """What the caller is doing now; also marks them active (idle turns online)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     activity: str | None = Field(default=None, max_length=140)
     metadata: dict[str, Any] | None = None
