@@ -1,0 +1,65 @@
+"""Account actions publish typed events after commit, to the right rooms, and never on rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import app_ctx, make_admin, register
+from townsquare.core.events import Delivery, emit
+from townsquare.domains.accounts.schemas import AccountStatusChanged
+
+
+@pytest.fixture
+def published(client) -> list[Delivery]:
+    """Every delivery the app's database hands to the bus after a commit."""
+    db = app_ctx(client).db
+    seen: list[Delivery] = []
+    original = db.publisher
+
+    async def capture(deliveries: list[Delivery]) -> None:
+        seen.extend(deliveries)
+        if original is not None:
+            await original(deliveries)
+
+    db.publisher = capture
+    return seen
+
+
+async def test_status_change_is_told_to_the_users_own_room(client, published):
+    admin = await make_admin(client)
+    member = await register(client, "watched")
+    await client.patch(
+        "/api/v1/admin/users/watched", headers=admin.headers, json={"status": "suspended"}
+    )
+    assert [d.rooms for d in published] == [(f"user:{member.id}",)]
+    event = published[0].event
+    assert isinstance(event, AccountStatusChanged)
+    assert event.type == "account:status_changed"
+    assert event.payload() == {"user_id": member.id, "status": "suspended"}
+
+
+async def test_refused_and_no_op_changes_publish_nothing(client, published):
+    admin = await make_admin(client)
+    await register(client, "quiet")
+    await client.patch(
+        f"/api/v1/admin/users/{admin.username}", headers=admin.headers, json={"status": "banned"}
+    )
+    await client.patch(
+        "/api/v1/admin/users/quiet", headers=admin.headers, json={"status": "active"}
+    )
+    await client.patch(
+        "/api/v1/admin/users/quiet", headers=admin.headers, json={"role": "moderator"}
+    )
+    assert published == []
+
+
+async def test_rolled_back_transactions_publish_nothing(client, published):
+    db = app_ctx(client).db
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            emit(session, AccountStatusChanged(user_id=1, status="banned"), to=["user:1"])
+            raise RuntimeError("boom")
+    assert published == []
+    async with db.transaction() as session:
+        emit(session, AccountStatusChanged(user_id=1, status="banned"), to=["user:1"])
+    assert len(published) == 1
