@@ -55,10 +55,14 @@ async def test_refused_and_no_op_changes_publish_nothing(client, published):
 
 async def test_rolled_back_transactions_publish_nothing(client, published):
     db = app_ctx(client).db
-    with pytest.raises(RuntimeError):
+
+    async def failing_action() -> None:
         async with db.transaction() as session:
             emit(session, AccountStatusChanged(user_id=1, status="banned"), to=["user:1"])
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await failing_action()
     assert published == []
     async with db.transaction() as session:
         emit(session, AccountStatusChanged(user_id=1, status="banned"), to=["user:1"])
