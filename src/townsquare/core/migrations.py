@@ -17,7 +17,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     """Bring a database to `revision` (blocking; call from a thread inside an event loop)."""
     command.upgrade(alembic_config(database_url), revision)
 
