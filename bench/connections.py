@@ -94,6 +94,9 @@ class Idle:
 
 async def hold(port: int, tokens: list[str], server_pid: int) -> dict[str, Any]:
     gc.collect()
+    if os.environ.get("TS_BENCH_PROFILE"):
+        os.kill(server_pid, 10)
+        await asyncio.sleep(3)
     before = rss_kib(server_pid)
     clients = [Idle(port, t) for t in tokens]
     started = time.perf_counter()
@@ -102,6 +105,9 @@ async def hold(port: int, tokens: list[str], server_pid: int) -> dict[str, Any]:
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(2)  # let the server settle (presence writes, first sweeps)
     after = rss_kib(server_pid)
+    if os.environ.get("TS_BENCH_PROFILE"):
+        os.kill(server_pid, 10)
+        await asyncio.sleep(15)
     for c in clients:
         if c.task is not None:
             c.task.cancel()
@@ -123,7 +129,9 @@ async def hold(port: int, tokens: list[str], server_pid: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tokens-file", help=argparse.SUPPRESS)
@@ -134,7 +142,12 @@ def main() -> None:
         sys.path.insert(0, str(BENCH))
         from fanout import serve_ours
 
-        uvloop.run(serve_ours(args.serve, users=args.connections, tokens_file=Path(args.tokens_file)))
+        if os.environ.get("TS_BENCH_PROFILE"):
+            exec(Path(os.environ["TS_BENCH_PROFILE"]).read_text(), {})
+
+        uvloop.run(
+            serve_ours(args.serve, users=args.connections, tokens_file=Path(args.tokens_file))
+        )
         return
     sys.path.insert(0, str(BENCH))
     from fanout import free_port
@@ -143,8 +156,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tokens_file = Path(tmp) / "tokens.json"
         proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(port), "--connections", str(args.connections),
-             "--tokens-file", str(tokens_file)],
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                str(port),
+                "--connections",
+                str(args.connections),
+                "--tokens-file",
+                str(tokens_file),
+            ],
             stdout=subprocess.PIPE,
             stdin=subprocess.PIPE,
             text=True,

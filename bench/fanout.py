@@ -250,7 +250,7 @@ async def serve_ours(port: int, *, users: int = 1, tokens_file: Path | None = No
         for uid, sid in accounts
     ]
     if tokens_file is not None:
-        tokens_file.write_text(json.dumps(tokens))
+        await asyncio.to_thread(tokens_file.write_text, json.dumps(tokens))
     token = tokens[0]
     registry = HandlerRegistry()
 

@@ -4,7 +4,7 @@ Topics are room names. A gateway node subscribes only to the rooms it has local 
 with Redis (one pub/sub channel per room) each message reaches only the nodes that need it.
 
 Rooms named `user:<id>` are durable: every event gets a per-user offset and is kept in a history
-window (a deque in memory, a Redis Stream in cluster mode) so a reconnecting client can recover
+window (a list in memory, a Redis Stream in cluster mode) so a reconnecting client can recover
 what it missed. Other rooms (streams, stories, benchmarks) are live-only.
 
 A message travels pre-serialised: `args` is the JSON array of the Socket.IO EVENT packet
@@ -121,7 +121,7 @@ class OffsetClock:
 
 @dataclass(slots=True)
 class _RoomHistory:
-    entries: deque[tuple[tuple[int, int], str, str, str]]  # (key, offset, event, args)
+    entries: list[tuple[tuple[int, int], str, str, str]]  # (key, offset, event, args)
     max_deleted: tuple[int, int]
 
 
@@ -177,7 +177,9 @@ class InProcessBus:
     ) -> None:
         history = self._history.get(room)
         if history is None:
-            history = self._history[room] = _RoomHistory(deque(), (0, 0))
+            # a list, not a deque: most users hold a handful of events and an empty deque
+            # alone costs ~600 bytes
+            history = self._history[room] = _RoomHistory([], (0, 0))
         history.entries.append((key, offset, event, args))
         self._trim(history, key[0])
         self._publishes += 1
@@ -186,10 +188,12 @@ class InProcessBus:
 
     def _trim(self, history: _RoomHistory, now_ms: int) -> None:
         entries = history.entries
-        while entries and (
-            len(entries) > self._max_events or entries[0][0][0] < now_ms - self._max_age_ms
-        ):
-            history.max_deleted = entries.popleft()[0]
+        cut = max(0, len(entries) - self._max_events)
+        while cut < len(entries) and entries[cut][0][0] < now_ms - self._max_age_ms:
+            cut += 1
+        if cut:
+            history.max_deleted = entries[cut - 1][0]
+            del entries[:cut]
 
     def _sweep(self, now_ms: int) -> None:
         """Forget rooms whose whole history has aged out, so idle users cost nothing."""

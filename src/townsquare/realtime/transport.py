@@ -2,21 +2,29 @@
 
 We run our own asyncio Protocol rather than the `websockets` server class because Engine.IO
 needs request bodies (polling POSTs) on the same port, and because broadcasts write one
-pre-framed byte string straight to each transport. The WebSocket protocol itself (handshake,
-incoming frames, control frames, close handshake, size limit) is `websockets`' sans-I/O
-`ServerProtocol`.
+pre-framed byte string straight to each transport. `websockets` validates and answers the
+upgrade handshake and unmasks frames (its C speedup); the frame loop itself is ours because
+keeping a `websockets` protocol object per idle connection cost ~3.7 KiB each
+(docs/decisions/0101-gateway-transport.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+import socket
+from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.frames import Opcode
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
+
+from townsquare.realtime.protocol import ws_frame
+
+try:  # the C implementation that ships with websockets' wheels
+    from websockets.speedups import apply_mask
+except ImportError:  # pragma: no cover - pure-Python fallback
+    from websockets.utils import apply_mask
 
 if TYPE_CHECKING:
     from townsquare.realtime.gateway import Connection, Gateway
@@ -66,6 +74,7 @@ class HttpConn(asyncio.Protocol):
         "conn",
         "frag",
         "frag_binary",
+        "frag_size",
         "gw",
         "keep_alive",
         "origin",
@@ -81,16 +90,21 @@ class HttpConn(asyncio.Protocol):
         self.closed = False
         self.keep_alive = True
         self.origin: str | None = None
-        self.ws: ServerProtocol | None = None
+        self.ws = False  # upgraded to WebSocket
         self.conn: Connection | None = None
         self.frag: list[bytes] | None = None
         self.frag_binary = False
+        self.frag_size = 0
 
     # asyncio callbacks -------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Small frames must leave at once: Nagle plus delayed ACKs adds up to 40 ms.
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.gw.tcp.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -99,7 +113,7 @@ class HttpConn(asyncio.Protocol):
         self.gw.on_tcp_lost(self)
 
     def data_received(self, data: bytes) -> None:
-        if self.ws is not None:
+        if self.ws:
             self._ws_data(data)
             return
         self.buf += data
@@ -108,7 +122,7 @@ class HttpConn(asyncio.Protocol):
     # HTTP --------------------------------------------------------------------------------------
 
     def _process(self) -> None:
-        while not self.busy and self.ws is None and not self.closed:
+        while not self.busy and not self.ws and not self.closed:
             end = self.buf.find(b"\r\n\r\n")
             if end < 0:
                 if len(self.buf) > MAX_HEAD_BYTES:
@@ -189,8 +203,9 @@ class HttpConn(asyncio.Protocol):
     # WebSocket ---------------------------------------------------------------------------------
 
     def _upgrade(self, raw_head: bytes, request: HttpRequest) -> None:
+        """Validate and answer the handshake with `websockets`, then parse frames ourselves."""
         assert self.transport is not None
-        proto = ServerProtocol(max_size=self.gw.max_ws_message)
+        proto = ServerProtocol()
         proto.receive_data(raw_head)
         events = proto.events_received()
         if not events or not isinstance(events[0], Request):
@@ -204,73 +219,102 @@ class HttpConn(asyncio.Protocol):
             self.closed = True
             self.transport.close()
             return
-        self.ws = proto
+        self.ws = True
+        rest = bytes(self.buf)
+        self.buf = bytearray()  # drop the handshake's capacity; idle connections stay small
         self.gw.on_ws_open(self, request)
-        if self.buf:
-            rest = bytes(self.buf)
-            self.buf.clear()
+        if rest:
             self._ws_data(rest)
 
     def _ws_data(self, data: bytes) -> None:
-        proto = self.ws
-        assert proto is not None and self.transport is not None
-        proto.receive_data(data)
-        for frame in proto.events_received():
-            opcode = frame.opcode  # type: ignore[union-attr]
-            if opcode in (Opcode.TEXT, Opcode.BINARY, Opcode.CONT):
-                payload = bytes(frame.data)  # type: ignore[union-attr]
-                if not frame.fin:  # type: ignore[union-attr]
-                    if self.frag is None:
-                        self.frag = [payload]
-                        self.frag_binary = opcode is Opcode.BINARY
-                    else:
-                        self.frag.append(payload)
-                    continue
-                if self.frag is not None:
-                    self.frag.append(payload)
-                    payload = b"".join(self.frag)
-                    binary = self.frag_binary
-                    self.frag = None
-                else:
-                    binary = opcode is Opcode.BINARY
-                if self.closed:
-                    return
-                if binary:
-                    self.gw.on_ws_binary(self, payload)
-                else:
-                    try:
-                        text = payload.decode()
-                    except UnicodeDecodeError:
-                        self.close_ws(1007, "invalid utf-8")
-                        return
-                    self.gw.on_ws_text(self, text)
-        self._flush_proto()
-
-    def _flush_proto(self) -> None:
-        proto = self.ws
-        if proto is None or self.transport is None:
-            return
-        for chunk in proto.data_to_send():
-            if chunk:
-                self.transport.write(chunk)
-            else:
-                self.closed = True
-                self.transport.close()
+        """Parse client frames (RFC 6455 section 5): masked, possibly fragmented."""
+        buf = self.buf
+        buf += data
+        limit = self.gw.max_ws_message
+        while not self.closed:
+            n = len(buf)
+            if n < 2:
                 return
-        if proto.close_expected() and not self.closed:
-            self.closed = True
-            self.transport.close()
+            b0, b1 = buf[0], buf[1]
+            opcode = b0 & 0x0F
+            length = b1 & 0x7F
+            pos = 2
+            if b0 & 0x70 or not b1 & 0x80:
+                self.close_ws(1002, "bad frame")  # reserved bits or an unmasked client frame
+                return
+            if length == 126:
+                if n < 4:
+                    return
+                length = int.from_bytes(buf[2:4], "big")
+                pos = 4
+            elif length == 127:
+                if n < 10:
+                    return
+                length = int.from_bytes(buf[2:10], "big")
+                pos = 10
+            if length > limit or (self.frag is not None and self.frag_size + length > limit):
+                self.close_ws(1009, "message too big")
+                return
+            end = pos + 4 + length
+            if n < end:
+                return
+            payload = apply_mask(bytes(buf[pos + 4 : end]), bytes(buf[pos : pos + 4]))
+            del buf[:end]
+            self._ws_frame(opcode, bool(b0 & 0x80), payload)
+        if len(buf) == 0 and self.frag is None:
+            self.buf = bytearray()
+
+    def _ws_frame(self, opcode: int, fin: bool, payload: bytes) -> None:
+        if opcode >= 0x8:
+            if not fin or len(payload) > 125:
+                self.close_ws(1002, "bad control frame")
+            elif opcode == 0x8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1000
+                self.close_ws(code if 1000 <= code < 5000 else 1002, "")
+            elif opcode == 0x9:
+                self.transport.write(ws_frame(payload, opcode=0xA))  # type: ignore[union-attr]
+            elif opcode != 0xA:
+                self.close_ws(1002, "unknown opcode")
+            return
+        if opcode == 0x0:
+            if self.frag is None:
+                self.close_ws(1002, "unexpected continuation")
+                return
+            self.frag.append(payload)
+            self.frag_size += len(payload)
+            if not fin:
+                return
+            payload = b"".join(self.frag)
+            binary = self.frag_binary
+            self.frag = None
+        elif opcode in (0x1, 0x2):
+            if self.frag is not None:
+                self.close_ws(1002, "interleaved message")
+                return
+            binary = opcode == 0x2
+            if not fin:
+                self.frag, self.frag_size, self.frag_binary = [payload], len(payload), binary
+                return
+        else:
+            self.close_ws(1002, "unknown opcode")
+            return
+        if binary:
+            self.gw.on_ws_binary(self, payload)
+            return
+        try:
+            text = payload.decode()
+        except UnicodeDecodeError:
+            self.close_ws(1007, "invalid utf-8")
+            return
+        self.gw.on_ws_text(self, text)
 
     def close_ws(self, code: int = 1000, reason: str = "") -> None:
-        """Start the WebSocket close handshake and drop the TCP connection after it."""
-        if self.ws is None or self.closed:
+        """Send a close frame and drop the TCP connection once it is written."""
+        if not self.ws or self.closed or self.transport is None:
             return
-        with contextlib.suppress(Exception):  # already closing
-            self.ws.send_close(code, reason)
-        self._flush_proto()
-        if not self.closed and self.transport is not None:
-            self.closed = True
-            self.transport.close()
+        self.closed = True
+        self.transport.write(ws_frame(code.to_bytes(2, "big") + reason.encode()[:120], opcode=0x8))
+        self.transport.close()
 
     def abort(self) -> None:
         if self.transport is not None:

@@ -112,7 +112,9 @@ async def start_gateway(ctx: AppContext) -> AsyncIterator[GatewayFactory]:
             await bus.start()
             own_buses.append(bus)
             gw_ctx = dataclasses.replace(gw_ctx, bus=bus)
-        gw = Gateway(gw_ctx, registry=test_registry(), metrics_registry=CollectorRegistry())
+        gw = Gateway(
+            gw_ctx, registry=test_registry(), metrics_registry=CollectorRegistry(), freeze_gc=False
+        )
         port = await gw.start("127.0.0.1", 0)
         started.append(gw)
         return gw, f"http://127.0.0.1:{port}"
