@@ -310,3 +310,37 @@ async def test_change_password(client):
     )
     assert old.status_code == 401
     await login(client, "changer", password="brand-new-pass-77")
+
+
+async def test_stale_sessions_are_purged_with_their_tokens(client):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from townsquare.core.clock import utcnow
+    from townsquare.domains.accounts import actions
+    from townsquare.domains.accounts.models import LoginSession, RefreshToken
+
+    live = await register(client, "keeper")
+    gone = await login(client, "keeper")
+    await client.post("/api/v1/auth/logout", headers=gone.headers)
+    db = app_ctx(client).db
+    async with db.transaction() as session:
+        old = await session.get(LoginSession, int(gone.session_id))
+        assert old is not None
+        old.revoked_at = utcnow() - timedelta(days=40)
+    async with db.transaction() as session:
+        purged = await actions.do_purge_stale_sessions(session, older_than=timedelta(days=30))
+    assert purged == 1
+    async with db.read() as session:
+        ids = set((await session.execute(select(LoginSession.id))).scalars())
+        tokens = (
+            await session.execute(
+                select(func.count())
+                .select_from(RefreshToken)
+                .where(RefreshToken.session_id == int(gone.session_id))
+            )
+        ).scalar_one()
+    assert ids == {int(live.session_id)}
+    assert tokens == 0
+    assert (await client.get("/api/v1/users/me", headers=live.headers)).status_code == 200

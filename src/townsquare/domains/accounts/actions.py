@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -612,3 +612,23 @@ async def check_admin_update_user(
             to=[user_room(user.id)],
         )
     return user
+
+
+async def do_purge_stale_sessions(session: AsyncSession, *, older_than: timedelta) -> int:
+    """Delete sessions that ended or expired long ago, with their refresh tokens (cascade).
+
+    Revoked sessions are kept for `older_than` so the session list and audit trail can still
+    explain a recent sign-out; run periodically by the job scheduler.
+    """
+    cutoff = utcnow() - older_than
+    stale = (
+        select(LoginSession.id)
+        .where(
+            (LoginSession.expires_at < cutoff)
+            | (LoginSession.revoked_at.is_not(None) & (LoginSession.revoked_at < cutoff))
+        )
+        .scalar_subquery()
+    )
+    await session.execute(delete(RefreshToken).where(RefreshToken.session_id.in_(stale)))
+    result = await session.execute(delete(LoginSession).where(LoginSession.id.in_(stale)))
+    return int(result.rowcount)  # type: ignore[attr-defined]
