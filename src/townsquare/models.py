@@ -2,7 +2,8 @@
 
 from townsquare.core.db import Base
 from townsquare.domains.accounts import models as accounts_models
+from townsquare.domains.social import models as social_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "metadata"]
+__all__ = ["accounts_models", "metadata", "social_models"]

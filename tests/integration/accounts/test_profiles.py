@@ -179,3 +179,43 @@ async def test_unknown_and_odd_usernames_are_404(client):
         reply = await client.get(f"/api/v1/users/{name}")
         assert reply.status_code == 404, name
     assert (await client.get("/api/v1/users/" + "x" * 31)).status_code == 422
+
+
+async def befriend(client, a, b):
+    sent = await client.post(
+        "/api/v1/friends/requests", headers=a.headers, json={"username": b.username}
+    )
+    request_id = sent.json()["request"]["id"]
+    await client.post(f"/api/v1/friends/requests/{request_id}/accept", headers=b.headers)
+
+
+async def test_friends_visibility_is_for_friends(client, cast):
+    friend = await register(client, "pal_of_owner")
+    await befriend(client, cast["owner"], friend)
+    await patch_me(client, cast["owner"], privacy={"profile_visibility": "friends"})
+    assert (await view(client, friend)).status_code == 200
+    assert (await view(client, cast["stranger"])).status_code == 404
+    assert (await view(client, None)).status_code == 404
+    # a request alone is not friendship
+    await client.post(
+        "/api/v1/friends/requests", headers=cast["stranger"].headers, json={"username": "owner"}
+    )
+    assert (await view(client, cast["stranger"])).status_code == 404
+    # ending the friendship ends the access
+    await client.delete("/api/v1/friends/pal_of_owner", headers=cast["owner"].headers)
+    assert (await view(client, friend)).status_code == 404
+
+
+async def test_private_profiles_stay_hidden_from_friends(client, cast):
+    friend = await register(client, "pal_of_owner")
+    await befriend(client, cast["owner"], friend)
+    await patch_me(client, cast["owner"], privacy={"profile_visibility": "private"})
+    assert (await view(client, friend)).status_code == 404
+
+
+async def test_blocks_hide_public_profiles_both_ways(client, cast):
+    await client.put("/api/v1/blocks/stranger", headers=cast["owner"].headers)
+    assert (await view(client, cast["stranger"])).status_code == 404
+    assert (await view(client, cast["owner"], "stranger")).status_code == 404
+    assert (await view(client, cast["moderator"])).status_code == 200
+    assert (await view(client, None)).status_code == 200

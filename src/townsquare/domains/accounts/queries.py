@@ -22,6 +22,7 @@ from townsquare.domains.accounts.schemas import (
     ProfileStats,
     SessionInfo,
 )
+from townsquare.domains.social import queries as social_queries
 from townsquare.infra.media import LocalMediaStore
 
 
@@ -95,8 +96,15 @@ async def get_settings(session: AsyncSession, *, user_id: int) -> UserSettings:
 async def relationship(
     session: AsyncSession, *, viewer_id: int | None, owner_id: int
 ) -> Relationship:
-    """How the viewer stands to the owner; friendships and blocks arrive with the social graph."""
-    return Relationship(is_self=viewer_id == owner_id)
+    """How the viewer stands to the owner: self, friends, or hidden by a block either way."""
+    if viewer_id is None:
+        return Relationship()
+    if viewer_id == owner_id:
+        return Relationship(is_self=True)
+    is_friend, is_blocked = await social_queries.friendship_and_block(
+        session, a=viewer_id, b=owner_id
+    )
+    return Relationship(is_friend=is_friend, is_blocked=is_blocked)
 
 
 def _stats(user: User) -> ProfileStats:

@@ -1,0 +1,1 @@
+"""Social graph: friendships, friend requests, follows, blocks and mutes."""
