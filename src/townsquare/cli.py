@@ -1,4 +1,4 @@
-"""The `townsquare` command: serve, gateway, migrate, admin, demo, version."""
+"""The `townsquare` command: serve, gateway, worker, migrate, admin, demo, version."""
 
 from __future__ import annotations
 
@@ -73,6 +73,22 @@ def gateway(
     if port is not None:
         settings.gateway_port = port
     asyncio.run(run_gateway(settings))
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option(help="Jobs run at once")] = None,
+) -> None:
+    """Run background jobs from the Redis queue (cluster mode; embedded serve runs them itself)."""
+    from townsquare.server import run_worker
+
+    settings = Settings()
+    if concurrency is not None:
+        settings.jobs_concurrency = concurrency
+    if not settings.cluster:
+        console.print("[red]townsquare worker needs TOWNSQUARE_REDIS_URL (cluster mode)[/red]")
+        raise typer.Exit(2)
+    asyncio.run(run_worker(settings))
 
 
 @app.command()

@@ -92,3 +92,37 @@ class Settings(BaseSettings):
     gateway_events_per_second: int = 100
     gateway_chat_messages_per_minute: int = 60
     gateway_cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    # jobs and notifications (owned by notifications; see docs/OPERATIONS.md) ----------------
+    # None: jobs run inside `serve` in embedded mode and only in `townsquare worker` in cluster
+    # mode; True runs them inside every API process too (small clusters without a worker).
+    jobs_run_inline: bool | None = None
+    jobs_concurrency: int = Field(default=4, ge=1, le=64)
+    jobs_retry_base_seconds: float = Field(default=2.0, gt=0)
+    jobs_retry_max_seconds: float = Field(default=600.0, gt=0)
+    jobs_poll_seconds: float = Field(default=0.5, gt=0)
+    jobs_schedules_enabled: bool = True
+    notifications_group_window_seconds: int = Field(default=3600, ge=0)
+    notifications_read_retention_days: int = Field(default=90, ge=1)
+    notifications_cleanup_every_seconds: int = Field(default=3600, ge=1)
+    notifications_digest_every_seconds: int = Field(default=900, ge=1)
+    notifications_digest_hour: int = Field(default=8, ge=0, le=23)
+    notifications_public_url: str = "http://127.0.0.1:8000"
+    push_enabled: bool = True
+    push_vapid_subject: str = "mailto:admin@localhost"
+    push_ttl_seconds: int = Field(default=24 * 3600, ge=0)
+    push_timeout_seconds: float = Field(default=10.0, gt=0)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: str = Field(default="starttls", pattern="^(none|starttls|tls)$")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "townsquare <noreply@localhost>"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def jobs_inline(self) -> bool:
+        """Whether this API process consumes the job queue itself."""
+        if self.jobs_run_inline is not None:
+            return self.jobs_run_inline
+        return not self.cluster

@@ -12,6 +12,7 @@ from townsquare.config import Settings
 from townsquare.core.db import Database
 from townsquare.core.events import Delivery
 from townsquare.infra.bus import Bus, make_bus, publish_deliveries
+from townsquare.infra.jobs import JobQueue, MemoryJobQueue, QueueOptions, attach, make_queue
 from townsquare.infra.media import LocalMediaStore
 from townsquare.infra.ratelimit import RateLimiter
 
@@ -28,6 +29,7 @@ class AppContext:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     jwt_secret: str = ""
     readiness_probes: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
+    jobs: JobQueue = field(default_factory=MemoryJobQueue)
 
     @classmethod
     def create(cls, settings: Settings) -> AppContext:
@@ -38,19 +40,40 @@ class AppContext:
         async def publish(deliveries: list[Delivery]) -> None:
             await publish_deliveries(bus, deliveries)
 
+        db = Database(settings.resolved_database_url, publisher=publish)
+        jobs = make_queue(
+            settings.redis_url,
+            namespace=settings.redis_namespace,
+            options=QueueOptions(
+                concurrency=settings.jobs_concurrency,
+                retry_base_seconds=settings.jobs_retry_base_seconds,
+                retry_max_seconds=settings.jobs_retry_max_seconds,
+                poll_seconds=settings.jobs_poll_seconds,
+            ),
+        )
+        attach(db.engine, jobs)
         return cls(
             settings=settings,
-            db=Database(settings.resolved_database_url, publisher=publish),
+            db=db,
             bus=bus,
             limiter=RateLimiter(settings.redis_url, namespace=settings.redis_namespace),
             media=LocalMediaStore(settings.media_dir),
             jwt_secret=settings.resolved_jwt_secret(),
+            jobs=jobs,
         )
 
     async def start(self) -> None:
+        from townsquare.infra.jobs import load_domain_jobs
+
         await self.bus.start()
+        load_domain_jobs()
+        inline = self.settings.jobs_inline
+        await self.jobs.start(
+            self, consume=inline, schedule=inline and self.settings.jobs_schedules_enabled
+        )
 
     async def close(self) -> None:
+        await self.jobs.close()
         await self.bus.close()
         await self.db.dispose()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 
 import structlog
@@ -78,4 +80,32 @@ async def run_gateway(settings: Settings) -> None:
         await stop.wait()
     finally:
         await gateway.stop()
+        await ctx.close()
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Consume the Redis job queue and run the schedules (cluster mode) until stopped."""
+    import signal
+
+    from townsquare.core import ids
+
+    if not settings.cluster:
+        raise RuntimeError(
+            "townsquare worker needs TOWNSQUARE_REDIS_URL; embedded mode runs jobs inside serve"
+        )
+    configure_logging(settings.log_level, json=settings.log_json)
+    ids.configure(settings.node_id)
+    ctx = AppContext.create(settings)
+    await ctx.start()
+    stop = stop or asyncio.Event()
+    if not ctx.jobs.consuming:  # `jobs_run_inline` may already have started it in start()
+        await ctx.jobs.start(ctx, consume=True, schedule=settings.jobs_schedules_enabled)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+    log.info("worker_started", concurrency=settings.jobs_concurrency)
+    try:
+        await stop.wait()
+    finally:
         await ctx.close()

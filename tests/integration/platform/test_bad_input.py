@@ -39,6 +39,8 @@ def json_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
                 continue
             schema = content["application/json"]["schema"]
             concrete = path.replace("{username}", "someone").replace("{session_id}", "1")
+            for name in ("{job_id}", "{subscription_id}"):  # notifications and jobs
+                concrete = concrete.replace(name, "1")
             for name in PATH_IDS:  # social, posts, feed: ids that name nothing
                 concrete = concrete.replace(name, "1")
             found.append((method.upper(), concrete, resolve(spec, schema)))
@@ -99,6 +101,8 @@ async def test_every_path_parameter_refuses_junk(client):
         for method in item:
             for junk in ("-1", "0", "9" * 30, "1.5", "%20", "a" * 200):
                 concrete = path.replace("{username}", junk).replace("{session_id}", junk)
+                for name in ("{job_id}", "{subscription_id}"):  # notifications and jobs
+                    concrete = concrete.replace(name, junk)
                 for name in PATH_IDS:
                     concrete = concrete.replace(name, junk)
                 reply = await client.request(method.upper(), concrete, headers=admin.headers)
