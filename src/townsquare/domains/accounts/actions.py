@@ -580,38 +580,35 @@ async def check_admin_update_user(
         raise NotFound("No such user")
     if user.id == principal.user_id:
         raise Forbidden("Admins cannot change their own role or status", code="self_change")
-    if changes.role is not None and changes.role != user.role:
+    for field in ("role", "status"):
+        new_value = getattr(changes, field)
+        if new_value is None or new_value == getattr(user, field):
+            continue
         do_audit(
             session,
-            action="role_change",
+            action=f"{field}_change",
             actor_id=principal.user_id,
             target_user_id=user.id,
             meta=meta,
-            old=user.role,
-            new=changes.role,
+            old=getattr(user, field),
+            new=new_value,
             reason=changes.reason,
         )
-        user.role = changes.role
-    if changes.status is not None and changes.status != user.status:
-        do_audit(
-            session,
-            action="status_change",
-            actor_id=principal.user_id,
-            target_user_id=user.id,
-            meta=meta,
-            old=user.status,
-            new=changes.status,
-            reason=changes.reason,
-        )
-        user.status = changes.status
-        if changes.status == "banned":
-            await do_revoke_all_sessions(session, user_id=user.id, reason="banned")
-        emit(
-            session,
-            AccountStatusChanged(user_id=user.id, status=changes.status),
-            to=[user_room(user.id)],
-        )
+        setattr(user, field, new_value)
+        if field == "status":
+            await _apply_status(session, user)
     return user
+
+
+async def _apply_status(session: AsyncSession, user: User) -> None:
+    """A ban ends every session; every change reaches the user's sockets (inactive ones end)."""
+    if user.status == "banned":
+        await do_revoke_all_sessions(session, user_id=user.id, reason="banned")
+    emit(
+        session,
+        AccountStatusChanged(user_id=user.id, status=user.status),
+        to=[user_room(user.id)],
+    )
 
 
 async def do_purge_stale_sessions(session: AsyncSession, *, older_than: timedelta) -> int:
