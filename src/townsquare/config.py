@@ -126,3 +126,19 @@ class Settings(BaseSettings):
         if self.jobs_run_inline is not None:
             return self.jobs_run_inline
         return not self.cluster
+
+    # --- posts, feed and search (owned by the social/posts/feed issue; see docs/FEED.md) ---
+    post_max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    post_max_video_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    post_thumbnail_px: int = Field(default=320, ge=16, le=2048)
+    feed_weight_recency: float = Field(default=1.0, ge=0)
+    feed_half_life_hours: float = Field(default=12.0, gt=0)
+    feed_weight_relationship: float = Field(default=1.0, ge=0)
+    feed_weight_engagement: float = Field(default=0.6, ge=0)
+    feed_weight_friend: float = Field(default=0.3, ge=0)
+    feed_weight_own: float = Field(default=0.1, ge=0)
+    feed_window_days: int = Field(default=14, ge=1)
+    feed_candidates: int = Field(default=300, ge=20, le=5000)
+    feed_snapshot_ttl_seconds: int = Field(default=900, ge=10)
+    feed_hide_reported_threshold: int = Field(default=3, ge=1)
+    feed_like_aggregate_seconds: float = Field(default=2.0, ge=0)

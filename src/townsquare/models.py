@@ -2,8 +2,10 @@
 
 from townsquare.core.db import Base
 from townsquare.domains.accounts import models as accounts_models
+from townsquare.domains.feed import models as feed_models
+from townsquare.domains.posts import models as posts_models
 from townsquare.domains.social import models as social_models
 
 metadata = Base.metadata
 
-__all__ = ["accounts_models", "metadata", "social_models"]
+__all__ = ["accounts_models", "feed_models", "metadata", "posts_models", "social_models"]

@@ -2,13 +2,14 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-21 22:39:31.739721
+Create Date: 2026-11-21 22:45:23.210281
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -17,6 +18,98 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+
+    op.create_table(
+        "feed_affinity",
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("author_id", sa.BigInteger(), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["account_user.id"],
+            name=op.f("fk_feed_affinity_author_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["account_user.id"],
+            name=op.f("fk_feed_affinity_user_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", "author_id", name=op.f("pk_feed_affinity")),
+    )
+    op.create_table(
+        "feed_preferences",
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("show_achievements", sa.Boolean(), nullable=False),
+        sa.Column("show_progress", sa.Boolean(), nullable=False),
+        sa.Column("show_meals", sa.Boolean(), nullable=False),
+        sa.Column("show_general", sa.Boolean(), nullable=False),
+        sa.Column("show_challenges", sa.Boolean(), nullable=False),
+        sa.Column("prioritize_friends", sa.Boolean(), nullable=False),
+        sa.Column("prioritize_recent", sa.Boolean(), nullable=False),
+        sa.Column("hide_blocked", sa.Boolean(), nullable=False),
+        sa.Column("hide_reported", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["account_user.id"],
+            name=op.f("fk_feed_preferences_user_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_feed_preferences")),
+    )
+    op.create_table(
+        "post_post",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("author_id", sa.BigInteger(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("type", sa.String(length=16), nullable=False),
+        sa.Column("privacy", sa.String(length=16), nullable=False),
+        sa.Column(
+            "meta",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "tags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "mentions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("shared_post_id", sa.BigInteger(), nullable=True),
+        sa.Column("likes_count", sa.BigInteger(), nullable=False),
+        sa.Column("comments_count", sa.BigInteger(), nullable=False),
+        sa.Column("shares_count", sa.BigInteger(), nullable=False),
+        sa.Column("views_count", sa.BigInteger(), nullable=False),
+        sa.Column("reports_count", sa.BigInteger(), nullable=False),
+        sa.Column("is_edited", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["account_user.id"],
+            name=op.f("fk_post_post_author_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["shared_post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_post_shared_post_id_post_post"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_post_post")),
+    )
+    with op.batch_alter_table("post_post", schema=None) as batch_op:
+        batch_op.create_index("ix_post_post_author_id_id", ["author_id", "id"], unique=False)
+        batch_op.create_index("ix_post_post_privacy_id", ["privacy", "id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_post_post_shared_post_id"), ["shared_post_id"], unique=False
+        )
 
     op.create_table(
         "social_block",
@@ -161,9 +254,295 @@ def upgrade() -> None:
     with op.batch_alter_table("social_mute", schema=None) as batch_op:
         batch_op.create_index("ix_social_mute_muter_id_id", ["muter_id", "id"], unique=False)
 
+    op.create_table(
+        "feed_dismissal",
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_feed_dismissal_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["account_user.id"],
+            name=op.f("fk_feed_dismissal_user_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", "post_id", name=op.f("pk_feed_dismissal")),
+    )
+    op.create_table(
+        "feed_interaction",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_feed_interaction_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["account_user.id"],
+            name=op.f("fk_feed_interaction_user_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_feed_interaction")),
+    )
+    with op.batch_alter_table("feed_interaction", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_feed_interaction_post_id"), ["post_id"], unique=False)
+        batch_op.create_index("ix_feed_interaction_user_id_id", ["user_id", "id"], unique=False)
+
+    op.create_table(
+        "post_comment",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("author_id", sa.BigInteger(), nullable=False),
+        sa.Column("parent_id", sa.BigInteger(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("replies_count", sa.BigInteger(), nullable=False),
+        sa.Column("is_edited", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["account_user.id"],
+            name=op.f("fk_post_comment_author_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["parent_id"],
+            ["post_comment.id"],
+            name=op.f("fk_post_comment_parent_id_post_comment"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_comment_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_post_comment")),
+    )
+    with op.batch_alter_table("post_comment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_post_comment_author_id"), ["author_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_post_comment_parent_id"), ["parent_id"], unique=False)
+        batch_op.create_index("ix_post_comment_post_id_id", ["post_id", "id"], unique=False)
+
+    op.create_table(
+        "post_edit",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("editor_id", sa.BigInteger(), nullable=True),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column(
+            "tags",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["editor_id"],
+            ["account_user.id"],
+            name=op.f("fk_post_edit_editor_id_account_user"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_edit_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_post_edit")),
+    )
+    with op.batch_alter_table("post_edit", schema=None) as batch_op:
+        batch_op.create_index("ix_post_edit_post_id_id", ["post_id", "id"], unique=False)
+
+    op.create_table(
+        "post_like",
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_like_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["account_user.id"],
+            name=op.f("fk_post_like_user_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("post_id", "user_id", name=op.f("pk_post_like")),
+    )
+    with op.batch_alter_table("post_like", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_post_like_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "post_media",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("owner_id", sa.BigInteger(), nullable=False),
+        sa.Column("post_id", sa.BigInteger(), nullable=True),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("content_type", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("thumb_key", sa.String(length=255), nullable=True),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("width", sa.BigInteger(), nullable=True),
+        sa.Column("height", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["owner_id"],
+            ["account_user.id"],
+            name=op.f("fk_post_media_owner_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_media_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_post_media")),
+    )
+    with op.batch_alter_table("post_media", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_post_media_owner_id"), ["owner_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_post_media_post_id"), ["post_id"], unique=False)
+
+    op.create_table(
+        "post_mention",
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_mention_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["account_user.id"],
+            name=op.f("fk_post_mention_user_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("post_id", "user_id", name=op.f("pk_post_mention")),
+    )
+    with op.batch_alter_table("post_mention", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_post_mention_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "post_report",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("reporter_id", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("details", sa.String(length=1000), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_report_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reporter_id"],
+            ["account_user.id"],
+            name=op.f("fk_post_report_reporter_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_post_report")),
+        sa.UniqueConstraint("post_id", "reporter_id", name=op.f("uq_post_report_post_id")),
+    )
+    with op.batch_alter_table("post_report", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_post_report_reporter_id"), ["reporter_id"], unique=False
+        )
+
+    op.create_table(
+        "post_tag",
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("tag", sa.String(length=50), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_tag_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("post_id", "tag", name=op.f("pk_post_tag")),
+    )
+    with op.batch_alter_table("post_tag", schema=None) as batch_op:
+        batch_op.create_index("ix_post_tag_tag_post_id", ["tag", "post_id"], unique=False)
+
+    op.create_table(
+        "post_view",
+        sa.Column("post_id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("day", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["post_id"],
+            ["post_post.id"],
+            name=op.f("fk_post_view_post_id_post_post"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["account_user.id"],
+            name=op.f("fk_post_view_user_id_account_user"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("post_id", "user_id", "day", name=op.f("pk_post_view")),
+    )
+
 
 def downgrade() -> None:
 
+    op.drop_table("post_view")
+    with op.batch_alter_table("post_tag", schema=None) as batch_op:
+        batch_op.drop_index("ix_post_tag_tag_post_id")
+
+    op.drop_table("post_tag")
+    with op.batch_alter_table("post_report", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_post_report_reporter_id"))
+
+    op.drop_table("post_report")
+    with op.batch_alter_table("post_mention", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_post_mention_user_id"))
+
+    op.drop_table("post_mention")
+    with op.batch_alter_table("post_media", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_post_media_post_id"))
+        batch_op.drop_index(batch_op.f("ix_post_media_owner_id"))
+
+    op.drop_table("post_media")
+    with op.batch_alter_table("post_like", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_post_like_user_id"))
+
+    op.drop_table("post_like")
+    with op.batch_alter_table("post_edit", schema=None) as batch_op:
+        batch_op.drop_index("ix_post_edit_post_id_id")
+
+    op.drop_table("post_edit")
+    with op.batch_alter_table("post_comment", schema=None) as batch_op:
+        batch_op.drop_index("ix_post_comment_post_id_id")
+        batch_op.drop_index(batch_op.f("ix_post_comment_parent_id"))
+        batch_op.drop_index(batch_op.f("ix_post_comment_author_id"))
+
+    op.drop_table("post_comment")
+    with op.batch_alter_table("feed_interaction", schema=None) as batch_op:
+        batch_op.drop_index("ix_feed_interaction_user_id_id")
+        batch_op.drop_index(batch_op.f("ix_feed_interaction_post_id"))
+
+    op.drop_table("feed_interaction")
+    op.drop_table("feed_dismissal")
     with op.batch_alter_table("social_mute", schema=None) as batch_op:
         batch_op.drop_index("ix_social_mute_muter_id_id")
 
@@ -188,3 +567,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_social_block_blocked_id"))
 
     op.drop_table("social_block")
+    with op.batch_alter_table("post_post", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_post_post_shared_post_id"))
+        batch_op.drop_index("ix_post_post_privacy_id")
+        batch_op.drop_index("ix_post_post_author_id_id")
+
+    op.drop_table("post_post")
+    op.drop_table("feed_preferences")
+    op.drop_table("feed_affinity")

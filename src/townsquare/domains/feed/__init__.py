@@ -1,0 +1,1 @@
+"""The home feed: ranking, preferences, interactions, live feed, trending and statistics."""

@@ -1,0 +1,1 @@
+"""Posts and their interactions: media, tags, mentions, likes, comments, shares, views, reports."""

@@ -1,0 +1,324 @@
+"""Reads of posts and comments; every read applies privacy, blocks and (in lists) mutes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townsquare.core.errors import NotFound
+from townsquare.core.pagination import Page, decode_id_cursor, encode_cursor
+from townsquare.domains.accounts import queries as accounts_queries
+from townsquare.domains.accounts.models import User
+from townsquare.domains.accounts.policy import Principal
+from townsquare.domains.posts import policy
+from townsquare.domains.posts.models import Comment, Post, PostEdit, PostLike, PostMedia
+from townsquare.domains.posts.schemas import (
+    CommentView,
+    MediaView,
+    PostEditView,
+    PostStats,
+    PostView,
+)
+from townsquare.domains.social import queries as social_queries
+from townsquare.domains.social.models import Friendship, Mute
+from townsquare.domains.social.schemas import UserSummary
+from townsquare.infra.media import LocalMediaStore
+
+
+def visible_clause(viewer: Principal | None, *, with_mutes: bool = True) -> ColumnElement[bool]:
+    """SQL condition on Post (joined to its author as User) for what the viewer may see.
+
+    The author must not be banned; blocks either way hide; then the post's privacy. Staff see
+    everything. Lists also leave out authors the viewer muted.
+    """
+    not_banned = User.status != "banned"
+    if viewer is None:
+        return and_(not_banned, Post.privacy == "public")
+    if viewer.is_staff:
+        return true()
+    me = viewer.user_id
+    friends = select(Friendship.friend_id).where(Friendship.user_id == me)
+    clause = and_(
+        not_banned,
+        Post.author_id.not_in(social_queries.hidden_ids_select(me)),
+        or_(
+            Post.author_id == me,
+            Post.privacy == "public",
+            and_(Post.privacy == "friends", Post.author_id.in_(friends)),
+        ),
+    )
+    if with_mutes:
+        muted = select(Mute.muted_id).where(Mute.muter_id == me)
+        clause = and_(clause, Post.author_id.not_in(muted))
+    return clause
+
+
+async def access_post(session: AsyncSession, *, viewer: Principal | None, post_id: int) -> Post:
+    """A post the viewer may see; 404 for missing and hidden alike."""
+    found = (
+        await session.execute(
+            select(Post, User.status)
+            .join(User, User.id == Post.author_id)
+            .where(Post.id == post_id)
+        )
+    ).one_or_none()
+    if found is None:
+        raise NotFound("No such post")
+    post, author_status = found
+    rel = await accounts_queries.relationship(
+        session, viewer_id=viewer.user_id if viewer else None, owner_id=post.author_id
+    )
+    if not policy.can_view_post(viewer, privacy=post.privacy, author_status=author_status, rel=rel):
+        raise NotFound("No such post")
+    return post
+
+
+async def can_view(session: AsyncSession, *, viewer: Principal | None, post_id: int) -> bool:
+    try:
+        await access_post(session, viewer=viewer, post_id=post_id)
+    except NotFound:
+        return False
+    return True
+
+
+def media_view(row: PostMedia, media: LocalMediaStore) -> MediaView:
+    url = media.url(row.key)
+    assert url is not None
+    return MediaView(
+        id=row.id,
+        kind=row.kind,
+        content_type=row.content_type,
+        url=url,
+        thumbnail_url=media.url(row.thumb_key),
+        size=row.size,
+        width=row.width,
+        height=row.height,
+    )
+
+
+async def render_posts(
+    session: AsyncSession,
+    *,
+    viewer: Principal | None,
+    posts: Sequence[Post],
+    media: LocalMediaStore,
+    depth: int = 0,
+) -> list[PostView]:
+    """Views of many posts with few queries: authors, media, likes and shared originals."""
+    if not posts:
+        return []
+    ids = [p.id for p in posts]
+    users = await social_queries.summaries(
+        session, user_ids=[p.author_id for p in posts], media=media
+    )
+    media_rows: dict[int, list[MediaView]] = {}
+    for row in (
+        await session.execute(
+            select(PostMedia).where(PostMedia.post_id.in_(ids)).order_by(PostMedia.id)
+        )
+    ).scalars():
+        assert row.post_id is not None
+        media_rows.setdefault(row.post_id, []).append(media_view(row, media))
+    liked: set[int] = set()
+    if viewer is not None:
+        liked = set(
+            (
+                await session.execute(
+                    select(PostLike.post_id).where(
+                        PostLike.user_id == viewer.user_id, PostLike.post_id.in_(ids)
+                    )
+                )
+            ).scalars()
+        )
+    shared: dict[int, PostView] = {}
+    shared_ids = {p.shared_post_id for p in posts if p.shared_post_id is not None}
+    if shared_ids and depth == 0:
+        originals = (
+            await session.execute(
+                select(Post)
+                .join(User, User.id == Post.author_id)
+                .where(Post.id.in_(shared_ids), visible_clause(viewer, with_mutes=False))
+            )
+        ).scalars()
+        for view in await render_posts(
+            session, viewer=viewer, posts=list(originals), media=media, depth=1
+        ):
+            shared[view.id] = view
+    return [_post_view(p, users, media_rows, liked, shared) for p in posts if p.author_id in users]
+
+
+def _post_view(
+    post: Post,
+    users: dict[int, UserSummary],
+    media_rows: dict[int, list[MediaView]],
+    liked: set[int],
+    shared: dict[int, PostView],
+) -> PostView:
+    original = shared.get(post.shared_post_id) if post.shared_post_id else None
+    meta: dict[str, Any] = dict(post.meta or {})
+    return PostView(
+        id=post.id,
+        author=users[post.author_id],
+        text=post.text,
+        type=post.type,
+        privacy=post.privacy,
+        tags=list(post.tags or []),
+        mentions=list(post.mentions or []),
+        metadata={k: str(v) for k, v in meta.items() if v is not None},
+        media=media_rows.get(post.id, []),
+        shared_post=original,
+        shared_post_id=post.shared_post_id if original is not None else None,
+        stats=PostStats(
+            likes=post.likes_count,
+            comments=post.comments_count,
+            shares=post.shares_count,
+            views=post.views_count,
+        ),
+        liked_by_me=post.id in liked,
+        is_edited=post.is_edited,
+        created_at=post.created_at,
+        updated_at=post.updated_at,
+    )
+
+
+async def get_post_view(
+    session: AsyncSession, *, viewer: Principal | None, post_id: int, media: LocalMediaStore
+) -> PostView:
+    post = await access_post(session, viewer=viewer, post_id=post_id)
+    [view] = await render_posts(session, viewer=viewer, posts=[post], media=media)
+    return view
+
+
+async def list_user_posts(
+    session: AsyncSession,
+    *,
+    viewer: Principal | None,
+    username: str,
+    cursor: str | None,
+    limit: int,
+    media: LocalMediaStore,
+) -> Page[PostView]:
+    """A user's posts the viewer may see, newest first (their profile must be visible)."""
+    profile = await accounts_queries.access_profile(
+        session, viewer=viewer, username=username, media=media
+    )
+    query = (
+        select(Post)
+        .join(User, User.id == Post.author_id)
+        .where(Post.author_id == profile.id, visible_clause(viewer, with_mutes=False))
+        .order_by(Post.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        query = query.where(Post.id < decode_id_cursor(cursor))
+    posts = list((await session.execute(query)).scalars())
+    more = len(posts) > limit
+    posts = posts[:limit]
+    items = await render_posts(session, viewer=viewer, posts=posts, media=media)
+    return Page(items=items, next_cursor=encode_cursor({"id": posts[-1].id}) if more else None)
+
+
+async def list_history(
+    session: AsyncSession, *, viewer: Principal, post_id: int
+) -> list[PostEditView]:
+    """Earlier versions of a post, newest first: for its author and moderators."""
+    post = await access_post(session, viewer=viewer, post_id=post_id)
+    if not policy.can_see_history(viewer, author_id=post.author_id):
+        raise NotFound("No such post")
+    rows = (
+        await session.execute(
+            select(PostEdit).where(PostEdit.post_id == post_id).order_by(PostEdit.id.desc())
+        )
+    ).scalars()
+    return [
+        PostEditView(
+            id=r.id,
+            text=r.text,
+            tags=list(r.tags or []),
+            editor_id=r.editor_id,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+def comment_view(comment: Comment, author: UserSummary) -> CommentView:
+    return CommentView(
+        id=comment.id,
+        post_id=comment.post_id,
+        parent_id=comment.parent_id,
+        author=author,
+        text=comment.text,
+        replies=comment.replies_count,
+        is_edited=comment.is_edited,
+        created_at=comment.created_at,
+        updated_at=comment.updated_at,
+    )
+
+
+def _comment_filter(viewer: Principal | None) -> ColumnElement[bool]:
+    """Comments by users hidden from (or muted by) the viewer are left out."""
+    if viewer is None or viewer.is_staff:
+        return User.status != "banned" if viewer is None else true()
+    me = viewer.user_id
+    muted = select(Mute.muted_id).where(Mute.muter_id == me)
+    return and_(
+        User.status != "banned",
+        Comment.author_id.not_in(social_queries.hidden_ids_select(me)),
+        Comment.author_id.not_in(muted),
+    )
+
+
+async def list_comments(
+    session: AsyncSession,
+    *,
+    viewer: Principal | None,
+    post_id: int,
+    parent_id: int | None,
+    cursor: str | None,
+    limit: int,
+    media: LocalMediaStore,
+) -> Page[CommentView]:
+    """Top-level comments of a post, or the replies to one, oldest first."""
+    await access_post(session, viewer=viewer, post_id=post_id)
+    query = (
+        select(Comment)
+        .join(User, User.id == Comment.author_id)
+        .where(
+            Comment.post_id == post_id,
+            Comment.parent_id.is_(None) if parent_id is None else Comment.parent_id == parent_id,
+            _comment_filter(viewer),
+        )
+        .order_by(Comment.id)
+        .limit(limit + 1)
+    )
+    if cursor:
+        query = query.where(Comment.id > decode_id_cursor(cursor))
+    rows = list((await session.execute(query)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    users = await social_queries.summaries(
+        session, user_ids=[c.author_id for c in rows], media=media
+    )
+    items = [comment_view(c, users[c.author_id]) for c in rows]
+    return Page(items=items, next_cursor=encode_cursor({"id": rows[-1].id}) if more else None)
+
+
+async def access_comment(
+    session: AsyncSession, *, viewer: Principal | None, comment_id: int
+) -> Comment:
+    """A comment on a visible post, not by someone hidden from the viewer; else 404."""
+    found = (
+        await session.execute(
+            select(Comment)
+            .join(User, User.id == Comment.author_id)
+            .where(Comment.id == comment_id, _comment_filter(viewer))
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFound("No such comment")
+    await access_post(session, viewer=viewer, post_id=found.post_id)
+    return found

@@ -1,0 +1,272 @@
+"""HTTP routes of posts: parse, authorize, call the action, shape the reply."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response, UploadFile
+
+from townsquare.core.errors import PayloadTooLarge
+from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from townsquare.domains.accounts.dependencies import Ctx, CurrentUser, OptionalUser
+from townsquare.domains.posts import actions, content, queries
+from townsquare.domains.posts.schemas import (
+    CommentCreate,
+    CommentUpdate,
+    CommentView,
+    LikeResult,
+    MediaView,
+    PostCreate,
+    PostEditView,
+    PostUpdate,
+    PostView,
+    ReportCreate,
+    ReportView,
+    ShareCreate,
+    ViewResult,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["posts"])
+IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+UsernamePath = Annotated[str, Path(min_length=1, max_length=30)]
+Cursor = Annotated[str | None, Query(max_length=512)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+@router.post("/media", status_code=201)
+async def upload_media(file: UploadFile, ctx: Ctx, principal: CurrentUser) -> MediaView:
+    """Upload an image (JPEG, PNG, WebP; re-encoded, with a thumbnail), a GIF or a video."""
+    settings = ctx.settings
+    limit = max(settings.post_max_image_bytes, settings.post_max_video_bytes)
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"Files may be at most {limit // (1024 * 1024)} MB")
+    upload = content.process_upload(
+        data,
+        max_image_bytes=settings.post_max_image_bytes,
+        max_video_bytes=settings.post_max_video_bytes,
+        thumb_px=settings.post_thumbnail_px,
+    )
+    async with ctx.db.transaction() as session:
+        row = await actions.do_store_upload(
+            session, principal=principal, upload=upload, media=ctx.media
+        )
+    return queries.media_view(row, ctx.media)
+
+
+@router.post("/posts", status_code=201)
+async def create_post(body: PostCreate, ctx: Ctx, principal: CurrentUser) -> PostView:
+    """Publish a post."""
+    async with ctx.db.transaction() as session:
+        post = await actions.check_create_post(
+            session, principal=principal, body=body, media=ctx.media
+        )
+        [view] = await queries.render_posts(
+            session, viewer=principal, posts=[post], media=ctx.media
+        )
+    return view
+
+
+@router.get("/posts/{post_id}")
+async def get_post(post_id: IdPath, ctx: Ctx, principal: OptionalUser) -> PostView:
+    """A post the caller may see; 404 otherwise."""
+    async with ctx.db.read() as session:
+        return await queries.get_post_view(
+            session, viewer=principal, post_id=post_id, media=ctx.media
+        )
+
+
+@router.patch("/posts/{post_id}")
+async def update_post(
+    post_id: IdPath, body: PostUpdate, ctx: Ctx, principal: CurrentUser
+) -> PostView:
+    """Edit one's own post; the previous version goes to its history."""
+    async with ctx.db.transaction() as session:
+        post = await actions.check_update_post(
+            session, principal=principal, post_id=post_id, body=body
+        )
+        [view] = await queries.render_posts(
+            session, viewer=principal, posts=[post], media=ctx.media
+        )
+    return view
+
+
+@router.delete("/posts/{post_id}", status_code=204)
+async def delete_post(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> Response:
+    """Delete a post (its author or a moderator)."""
+    async with ctx.db.transaction() as session:
+        keys = await actions.check_delete_post(session, principal=principal, post_id=post_id)
+    for key in keys:
+        await ctx.media.delete(key)
+    return Response(status_code=204)
+
+
+@router.get("/posts/{post_id}/history")
+async def post_history(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> list[PostEditView]:
+    """Earlier versions of a post, for its author and moderators."""
+    async with ctx.db.read() as session:
+        return await queries.list_history(session, viewer=principal, post_id=post_id)
+
+
+@router.get("/users/{username}/posts")
+async def user_posts(
+    username: UsernamePath,
+    ctx: Ctx,
+    principal: OptionalUser,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[PostView]:
+    """A user's posts the caller may see, newest first."""
+    async with ctx.db.read() as session:
+        return await queries.list_user_posts(
+            session,
+            viewer=principal,
+            username=username,
+            cursor=cursor,
+            limit=limit,
+            media=ctx.media,
+        )
+
+
+@router.put("/posts/{post_id}/like")
+async def like(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> LikeResult:
+    """Like a post (idempotent)."""
+    from townsquare.domains.feed import live  # feed builds on posts
+
+    async with ctx.db.transaction() as session:
+        created, likes, post = await actions.check_like(
+            session, principal=principal, post_id=post_id
+        )
+        author_id = post.author_id
+    if created and author_id != principal.user_id:
+        await live.note_like(ctx, post_id=post_id, author_id=author_id, principal=principal)
+    return LikeResult(liked=True, likes=likes)
+
+
+@router.delete("/posts/{post_id}/like")
+async def unlike(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> LikeResult:
+    """Take a like back (idempotent)."""
+    async with ctx.db.transaction() as session:
+        likes = await actions.check_unlike(session, principal=principal, post_id=post_id)
+    return LikeResult(liked=False, likes=likes)
+
+
+@router.post("/posts/{post_id}/view")
+async def view_post(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> ViewResult:
+    """Count a view: once per user per post per day."""
+    async with ctx.db.transaction() as session:
+        counted, views = await actions.check_view(session, principal=principal, post_id=post_id)
+    return ViewResult(counted=counted, views=views)
+
+
+@router.post("/posts/{post_id}/share", status_code=201)
+async def share(post_id: IdPath, body: ShareCreate, ctx: Ctx, principal: CurrentUser) -> PostView:
+    """Repost a public post with an optional message."""
+    async with ctx.db.transaction() as session:
+        post = await actions.check_share(
+            session,
+            principal=principal,
+            post_id=post_id,
+            message=body.message,
+            privacy=body.privacy,
+            media=ctx.media,
+        )
+        [view] = await queries.render_posts(
+            session, viewer=principal, posts=[post], media=ctx.media
+        )
+    return view
+
+
+@router.post("/posts/{post_id}/report", status_code=201)
+async def report(
+    post_id: IdPath, body: ReportCreate, ctx: Ctx, principal: CurrentUser
+) -> ReportView:
+    """Report a post to the moderators."""
+    async with ctx.db.transaction() as session:
+        row = await actions.check_report(session, principal=principal, post_id=post_id, body=body)
+    return ReportView(
+        id=row.id,
+        post_id=row.post_id,
+        reason=body.reason,
+        severity=body.severity,
+        status=row.status,
+        created_at=row.created_at,
+    )
+
+
+@router.get("/posts/{post_id}/comments")
+async def list_comments(
+    post_id: IdPath,
+    ctx: Ctx,
+    principal: OptionalUser,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[CommentView]:
+    """Top-level comments, oldest first."""
+    async with ctx.db.read() as session:
+        return await queries.list_comments(
+            session,
+            viewer=principal,
+            post_id=post_id,
+            parent_id=None,
+            cursor=cursor,
+            limit=limit,
+            media=ctx.media,
+        )
+
+
+@router.post("/posts/{post_id}/comments", status_code=201)
+async def add_comment(
+    post_id: IdPath, body: CommentCreate, ctx: Ctx, principal: CurrentUser
+) -> CommentView:
+    """Comment on a post, or reply to a top-level comment with `parent_id`."""
+    async with ctx.db.transaction() as session:
+        return await actions.check_comment(
+            session,
+            principal=principal,
+            post_id=post_id,
+            text=body.text,
+            parent_id=body.parent_id,
+            media=ctx.media,
+        )
+
+
+@router.get("/comments/{comment_id}/replies")
+async def list_replies(
+    comment_id: IdPath,
+    ctx: Ctx,
+    principal: OptionalUser,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[CommentView]:
+    """Replies to a comment, oldest first."""
+    async with ctx.db.read() as session:
+        comment = await queries.access_comment(session, viewer=principal, comment_id=comment_id)
+        return await queries.list_comments(
+            session,
+            viewer=principal,
+            post_id=comment.post_id,
+            parent_id=comment.id,
+            cursor=cursor,
+            limit=limit,
+            media=ctx.media,
+        )
+
+
+@router.patch("/comments/{comment_id}")
+async def update_comment(
+    comment_id: IdPath, body: CommentUpdate, ctx: Ctx, principal: CurrentUser
+) -> CommentView:
+    """Edit one's own comment."""
+    async with ctx.db.transaction() as session:
+        return await actions.check_update_comment(
+            session, principal=principal, comment_id=comment_id, text=body.text, media=ctx.media
+        )
+
+
+@router.delete("/comments/{comment_id}", status_code=204)
+async def delete_comment(comment_id: IdPath, ctx: Ctx, principal: CurrentUser) -> Response:
+    """Delete a comment (its author, the post's author, or a moderator)."""
+    async with ctx.db.transaction() as session:
+        await actions.check_delete_comment(session, principal=principal, comment_id=comment_id)
+    return Response(status_code=204)
