@@ -46,7 +46,7 @@ async def until(condition: Callable[[], Any]) -> None:
         raise AssertionError("condition never became true") from None
 
 
-def test_registry() -> HandlerRegistry:
+def make_registry() -> HandlerRegistry:
     """Handlers and a room policy that exercise the gateway without any domain."""
     reg = HandlerRegistry()
     applied: list[Any] = []
@@ -113,7 +113,7 @@ async def start_gateway(ctx: AppContext) -> AsyncIterator[GatewayFactory]:
             own_buses.append(bus)
             gw_ctx = dataclasses.replace(gw_ctx, bus=bus)
         gw = Gateway(
-            gw_ctx, registry=test_registry(), metrics_registry=CollectorRegistry(), freeze_gc=False
+            gw_ctx, registry=make_registry(), metrics_registry=CollectorRegistry(), freeze_gc=False
         )
         port = await gw.start("127.0.0.1", 0)
         started.append(gw)
