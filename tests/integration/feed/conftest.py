@@ -1,0 +1,30 @@
+"""Feed fixtures: a gateway with the domains' real handlers, and the official JS client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tests.factories import app_ctx
+from tests.integration.realtime.conftest import js_client, node_modules  # noqa: F401
+from townsquare.realtime import Gateway
+from townsquare.realtime.registry import load_domain_handlers
+
+
+@pytest.fixture
+async def live_gateway(client) -> AsyncIterator[str]:
+    """A gateway beside the test app, with every domain's handlers; yields its URL."""
+    ctx = app_ctx(client)
+    gateway = Gateway(
+        ctx,
+        registry=load_domain_handlers(),
+        metrics_registry=CollectorRegistry(),
+        freeze_gc=False,
+    )
+    port = await gateway.start("127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await gateway.stop()
