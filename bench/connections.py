@@ -94,9 +94,6 @@ class Idle:
 
 async def hold(port: int, tokens: list[str], server_pid: int) -> dict[str, Any]:
     gc.collect()
-    if os.environ.get("TS_BENCH_PROFILE"):
-        os.kill(server_pid, 10)
-        await asyncio.sleep(3)
     before = rss_kib(server_pid)
     clients = [Idle(port, t) for t in tokens]
     started = time.perf_counter()
@@ -105,9 +102,6 @@ async def hold(port: int, tokens: list[str], server_pid: int) -> dict[str, Any]:
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(2)  # let the server settle (presence writes, first sweeps)
     after = rss_kib(server_pid)
-    if os.environ.get("TS_BENCH_PROFILE"):
-        os.kill(server_pid, 10)
-        await asyncio.sleep(15)
     for c in clients:
         if c.task is not None:
             c.task.cancel()
@@ -141,9 +135,6 @@ def main() -> None:
 
         sys.path.insert(0, str(BENCH))
         from fanout import serve_ours
-
-        if os.environ.get("TS_BENCH_PROFILE"):
-            exec(Path(os.environ["TS_BENCH_PROFILE"]).read_text(), {})
 
         uvloop.run(
             serve_ours(args.serve, users=args.connections, tokens_file=Path(args.tokens_file))
