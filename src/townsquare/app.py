@@ -24,6 +24,7 @@ from townsquare.core.http import HttpMetrics, RequestMiddleware
 from townsquare.domains.accounts.router import router as accounts_router
 from townsquare.domains.feed.router import router as feed_router
 from townsquare.domains.posts.router import router as posts_router
+from townsquare.domains.search.router import router as search_router
 from townsquare.domains.social.router import router as social_router
 from townsquare.infra.jobs_router import router as jobs_router
 from townsquare.realtime.router import router as realtime_router
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.include_router(social_router)
     app.include_router(posts_router)
     app.include_router(feed_router)
+    app.include_router(search_router)
     app.include_router(realtime_router)
     app.include_router(jobs_router)
     app.mount("/media", StaticFiles(directory=context.media.root, check_dir=False), name="media")

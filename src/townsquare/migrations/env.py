@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from townsquare.core.db import make_engine
+from townsquare.infra.search import include_object
 from townsquare.models import metadata
 
 config = context.config
@@ -19,6 +20,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,  # full-text search objects live outside the models
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 
 from townsquare.core.db import make_engine
 from townsquare.core.migrations import upgrade
+from townsquare.infra.search import include_object
 from townsquare.models import metadata
 
 
@@ -17,7 +18,9 @@ async def schema_diff(url: str) -> list[object]:
     async with engine.connect() as conn:
 
         def compare(sync_conn):
-            context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+            context = MigrationContext.configure(
+                sync_conn, opts={"compare_type": True, "include_object": include_object}
+            )
             return compare_metadata(context, metadata)
 
         diff = await conn.run_sync(compare)

@@ -49,10 +49,8 @@ class LocalSnapshots:
 class RedisSnapshots:
     """Snapshots in Redis under `<namespace>:feed:<user>:<token>`, expiring by TTL."""
 
-    def __init__(self, url: str, namespace: str, ttl: int) -> None:
-        import redis.asyncio as aioredis
-
-        self.redis: Any = aioredis.from_url(url)
+    def __init__(self, client: Any, namespace: str, ttl: int) -> None:
+        self.redis = client
         self.prefix = f"{namespace}:feed:"
         self.ttl = ttl
 
@@ -77,9 +75,10 @@ def snapshots(ctx: AppContext) -> SnapshotStore:
     store = _stores.get(ctx.db)
     if store is None:
         settings = ctx.settings
-        if settings.redis_url:
+        client = getattr(ctx.bus, "redis", None)  # the Redis bus shares its client
+        if settings.redis_url and client is not None:
             store = RedisSnapshots(
-                settings.redis_url, settings.redis_namespace, settings.feed_snapshot_ttl_seconds
+                client, settings.redis_namespace, settings.feed_snapshot_ttl_seconds
             )
         else:
             store = LocalSnapshots(settings.feed_snapshot_ttl_seconds)

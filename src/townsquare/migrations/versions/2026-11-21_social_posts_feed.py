@@ -1,4 +1,4 @@
-"""Social graph, posts, interactions, feed
+"""Social graph, posts, interactions, feed, and full-text search indexes.
 
 Revision ID: 0002
 Revises: 0001
@@ -501,9 +501,69 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("post_id", "user_id", "day", name=op.f("pk_post_view")),
     )
+    _search(create=True)
+
+
+# full-text search (infra/search.py queries these; they live outside the models' metadata)
+_POST_DOCUMENT = "to_tsvector('simple'::regconfig, coalesce(text, ''))"
+_USER_DOCUMENT = "to_tsvector('simple'::regconfig, username || ' ' || coalesce(display_name, ''))"
+_SQLITE_DDL = (
+    "CREATE VIRTUAL TABLE search_post USING fts5(body, tokenize = 'unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER search_post_insert AFTER INSERT ON post_post BEGIN "
+    "INSERT INTO search_post(rowid, body) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER search_post_update AFTER UPDATE OF text ON post_post BEGIN "
+    "DELETE FROM search_post WHERE rowid = old.id; "
+    "INSERT INTO search_post(rowid, body) VALUES (new.id, new.text); END",
+    "CREATE TRIGGER search_post_delete AFTER DELETE ON post_post BEGIN "
+    "DELETE FROM search_post WHERE rowid = old.id; END",
+    "INSERT INTO search_post(rowid, body) SELECT id, text FROM post_post",
+    "CREATE VIRTUAL TABLE search_user USING fts5(username, display_name, "
+    "tokenize = 'unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER search_user_insert AFTER INSERT ON account_user BEGIN "
+    "INSERT INTO search_user(rowid, username, display_name) "
+    "VALUES (new.id, new.username, coalesce(new.display_name, '')); END",
+    "CREATE TRIGGER search_user_update AFTER UPDATE OF username, display_name ON account_user "
+    "BEGIN DELETE FROM search_user WHERE rowid = old.id; "
+    "INSERT INTO search_user(rowid, username, display_name) "
+    "VALUES (new.id, new.username, coalesce(new.display_name, '')); END",
+    "CREATE TRIGGER search_user_delete AFTER DELETE ON account_user BEGIN "
+    "DELETE FROM search_user WHERE rowid = old.id; END",
+    "INSERT INTO search_user(rowid, username, display_name) "
+    "SELECT id, username, coalesce(display_name, '') FROM account_user",
+)
+_SQLITE_DROP = (
+    "DROP TRIGGER IF EXISTS search_post_insert",
+    "DROP TRIGGER IF EXISTS search_post_update",
+    "DROP TRIGGER IF EXISTS search_post_delete",
+    "DROP TRIGGER IF EXISTS search_user_insert",
+    "DROP TRIGGER IF EXISTS search_user_update",
+    "DROP TRIGGER IF EXISTS search_user_delete",
+    "DROP TABLE IF EXISTS search_post",
+    "DROP TABLE IF EXISTS search_user",
+)
+_POSTGRES_DDL = (
+    f"CREATE INDEX ix_search_post_text ON post_post USING gin (({_POST_DOCUMENT}))",
+    f"CREATE INDEX ix_search_user_name ON account_user USING gin (({_USER_DOCUMENT}))",
+)
+_POSTGRES_DROP = (
+    "DROP INDEX IF EXISTS ix_search_post_text",
+    "DROP INDEX IF EXISTS ix_search_user_name",
+)
+
+
+def _search(*, create: bool) -> None:
+    """Full-text search objects outside the metadata: FTS5 on SQLite, GIN on PostgreSQL."""
+    statements: tuple[str, ...]
+    if op.get_bind().dialect.name == "postgresql":
+        statements = _POSTGRES_DDL if create else _POSTGRES_DROP
+    else:
+        statements = _SQLITE_DDL if create else _SQLITE_DROP
+    for statement in statements:
+        op.execute(statement)
 
 
 def downgrade() -> None:
+    _search(create=False)
 
     op.drop_table("post_view")
     with op.batch_alter_table("post_tag", schema=None) as batch_op:

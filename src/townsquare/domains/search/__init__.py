@@ -1,0 +1,1 @@
+"""Search over posts and users, and hashtag pages."""
