@@ -90,6 +90,7 @@ class Connection:
         "skip_binary",
         "state",
         "strikes",
+        "ticks",
         "worker",
         "ws",
     )
@@ -113,6 +114,7 @@ class Connection:
         self.last_key: tuple[int, int] = (0, 0)
         self.buffer: list[BusMessage] | None = None
         self.strikes = 0
+        self.ticks = 0
         self.skip_binary = 0
         self.inbox: deque[tuple[str, list[Any], int | None]] | None = None
         self.worker: asyncio.Task[None] | None = None
@@ -383,6 +385,7 @@ class Gateway:
                 http.respond(200, p.EIO_NOOP.encode())
             else:
                 conn.poll_waiter = http
+                http.conn = conn  # so a dropped TCP connection clears the waiter
             return
         if req.method == "POST":
             try:
@@ -478,11 +481,10 @@ class Gateway:
     def on_tcp_lost(self, http: HttpConn) -> None:
         conn = http.conn
         if conn is None:
-            for c in (c for c in self.sessions.values() if c.poll_waiter is http):
-                c.poll_waiter = None
-                break
             return
-        if conn.ws is http:
+        if conn.poll_waiter is http:
+            conn.poll_waiter = None
+        elif conn.ws is http:
             self.close(conn, "transport close", notify=False)
         elif conn.probe is http:
             conn.probe = None
@@ -956,6 +958,11 @@ class Gateway:
                     continue
                 if conn.pong_due:
                     self.close(conn, "ping timeout", notify=False)
+                    continue
+                conn.ticks += 1
+                if conn.state == "open" and conn.ticks > 1:
+                    # an Engine.IO session that never joined the namespace holds resources
+                    self.close(conn, "connect timeout")
                     continue
                 conn.pong_due = True
                 conn.push(_PING_FRAME, p.EIO_PING)

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import os
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.factories import Member
-from tests.integration.realtime.conftest import WAIT
+from tests.integration.realtime.conftest import WAIT, GatewayFactory
 from townsquare.realtime import Gateway
 
 WS_PATH = "/socket.io/?EIO=4&transport=websocket"
@@ -115,3 +116,21 @@ async def test_metrics_and_health_on_the_gateway_port(
             assert "townsquare_gateway_connections 1.0" in text
             assert (await http.get("/readyz")).status_code == 200
     assert await gw.ready()
+
+
+async def test_session_that_never_connects_is_closed(start_gateway: GatewayFactory) -> None:
+    _, url = await start_gateway(gateway_ping_interval_seconds=0.2)
+    got: list[str] = []
+
+    async def converse(ws: Any) -> None:
+        while True:
+            msg = await asyncio.wait_for(ws.recv(), WAIT)
+            got.append(msg)
+            if msg == "2":
+                await ws.send("3")  # answer pings: this is not a ping timeout
+
+    async with connect(url.replace("http", "ws") + WS_PATH) as ws:
+        with pytest.raises(ConnectionClosed):
+            await converse(ws)
+    assert got[-1] == "1"  # the server closed the Engine.IO session itself
+    assert "2" in got
