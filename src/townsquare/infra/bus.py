@@ -330,8 +330,33 @@ class RedisBus:
         return offset.decode() if isinstance(offset, bytes) else str(offset)
 
     async def publish_many(self, items: Iterable[tuple[str, str, Any]]) -> None:
-        for room, event, data in items:
-            await self.publish(room, event, data)
+        """Publish in order with one round trip: a transaction's events to many rooms."""
+        batch = list(items)
+        if len(batch) <= 1:
+            for room, event, data in batch:
+                await self.publish(room, event, data)
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for room, event, data in batch:
+                _check_name(room)
+                _check_name(event)
+                args = event_args(event, data)
+                channel = self._channel_prefix + room
+                if is_durable(room):
+                    await self._script(
+                        keys=[self._stream_key(room), channel],
+                        args=[
+                            self._max_events,
+                            event,
+                            args,
+                            self._max_age_ms,
+                            f"{room}\n{event}\n",
+                        ],
+                        client=pipe,
+                    )
+                else:
+                    pipe.publish(channel, f"{room}\n{event}\n\n{args}")
+            await pipe.execute()
 
     async def subscribe(self, room: str, handler: Handler) -> None:
         """Subscribe and wait until Redis confirms, so history read next cannot miss a message."""

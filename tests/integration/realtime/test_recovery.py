@@ -153,3 +153,42 @@ async def test_retried_send_with_client_id_is_applied_once(
     assert first == again == {"ok": True, "data": {"applied": 1}}
     assert other == {"ok": True, "data": {"applied": 2}}
     assert len(gw.registry.applied) == 2  # type: ignore[attr-defined]
+
+
+async def test_retry_after_reconnect_is_acked_with_the_original_result(
+    gateway: tuple[Gateway, str], member: Member, js_client: JsFactory
+) -> None:
+    gw, url = gateway
+    async with js_client(url, auth={"token": member.access_token}, transports=["websocket"]) as js:
+        await js.expect_type("connect")
+        first = await js.emit("test:apply", {"client_id": "retry-1", "text": "once"})
+        await js.send("drop")
+        await js.expect_type("disconnect")
+        await js.expect_type("connect")
+        again = await js.emit("test:apply", {"client_id": "retry-1", "text": "once"})
+    assert first == again == {"ok": True, "data": {"applied": 1}}
+    assert len(gw.registry.applied) == 1  # type: ignore[attr-defined]
+
+
+async def test_emits_without_ack_from_both_clients(
+    gateway: tuple[Gateway, str], member: Member, js_client: JsFactory
+) -> None:
+    gw, url = gateway
+    applied = gw.registry.applied  # type: ignore[attr-defined]
+    async with js_client(url, auth={"token": member.access_token}) as js:
+        await js.expect_type("connect")
+        ident = await js.send("emit", event="test:apply", args=[{"from": "js"}], ack=False)
+        await js.expect(lambda o: o.get("id") == ident)
+        await until(lambda: len(applied) == 1)
+        # an unknown event without an ack is reported as an `error` event
+        await js.send("emit", event="nope:nothing", args=[{}], ack=False)
+        error = await js.expect_event("error")
+        assert error["args"][0]["code"] == "unknown_event"
+    sio = socketio.AsyncClient()
+    await sio.connect(url, namespaces=["/realtime"], auth={"token": member.access_token})
+    try:
+        await sio.emit("test:apply", {"from": "python"}, namespace="/realtime")
+        await until(lambda: len(applied) == 2)
+    finally:
+        await sio.disconnect()
+    assert [a["from"] for a in applied] == ["js", "python"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,23 @@ def test_parse_offset() -> None:
     assert parse_offset("12-3") == (12, 3)
     for bad in ("", "12", "a-b", "-1", "1-", "1-2-3"):
         assert parse_offset(bad) is None
+
+
+async def test_publish_many_keeps_order_across_rooms(bus: Bus) -> None:
+    import asyncio
+
+    got: list[tuple[str, Any]] = []
+
+    def record(message: BusMessage) -> None:
+        got.append((message.room, message.data()))
+
+    await bus.subscribe("user:7", record)
+    await bus.subscribe("stage:7", record)
+    await bus.publish_many(
+        [("user:7", "e", 1), ("stage:7", "e", 2), ("user:8", "e", 3), ("user:7", "e", 4)]
+    )
+    for _ in range(200):
+        if len(got) == 3:
+            break
+        await asyncio.sleep(0.01)
+    assert got == [("user:7", 1), ("stage:7", 2), ("user:7", 4)]
