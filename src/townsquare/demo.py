@@ -75,9 +75,22 @@ async def generate_demo(
             await _add_generated(
                 db, rng=rng, count=users - len(MEMBERS), seed=seed, console=console
             )
+        await _add_social_content(db, rng=rng, generated=users > len(MEMBERS), console=console)
         _print_members(console, made, extra=max(0, users - len(MEMBERS)), seed=seed)
     finally:
         await db.dispose()
+
+
+async def _add_social_content(
+    db: Database, *, rng: random.Random, generated: bool, console: Console
+) -> None:
+    """Friendships, follows, posts, comments and likes (built by the posts domain)."""
+    from townsquare.domains.posts import demo as posts_demo
+
+    await posts_demo.add_member_content(db)
+    if generated:
+        with console.status("Generating friendships, follows and posts"):
+            await posts_demo.add_generated_content(db, rng=rng)
 
 
 async def _add_members(db: Database, *, seed: int, count: int) -> list[tuple[DemoMember, str]]:
