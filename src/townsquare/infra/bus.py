@@ -22,11 +22,14 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from townsquare.core.events import Delivery
+
+if TYPE_CHECKING:
+    from townsquare.config import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -446,6 +449,16 @@ class RedisBus:
                 handler(msg)
             except Exception:
                 log.exception("bus_handler_failed", room=room)
+
+
+def make_bus_for(settings: Settings) -> Bus:
+    """The bus a process should use: Redis keys under the namespace, the configured window."""
+    return make_bus(
+        settings.redis_url,
+        prefix=f"{settings.redis_namespace}:",
+        history_max_events=settings.gateway_history_max_events,
+        history_max_age_seconds=settings.gateway_history_max_age_seconds,
+    )
 
 
 def make_bus(

@@ -115,3 +115,20 @@ async def test_publish_many_keeps_order_across_rooms(bus: Bus) -> None:
             break
         await asyncio.sleep(0.01)
     assert got == [("user:7", 1), ("stage:7", 2), ("user:7", 4)]
+
+
+def test_make_bus_for_uses_namespace_and_window() -> None:
+    from townsquare.config import Settings
+    from townsquare.infra.bus import RedisBus, make_bus_for
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        redis_url="redis://127.0.0.1:1/0",
+        redis_namespace="tenant-a",
+        gateway_history_max_events=7,
+    )
+    bus = make_bus_for(settings)
+    assert isinstance(bus, RedisBus)
+    assert bus.prefix == "tenant-a:"
+    embedded = make_bus_for(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert isinstance(embedded, InProcessBus)
