@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.config import Settings
@@ -35,7 +35,7 @@ from townsquare.domains.feed.schemas import (
 from townsquare.domains.posts import queries as posts_queries
 from townsquare.domains.posts.models import Comment, Post, PostLike, PostReport, PostTag
 from townsquare.domains.posts.schemas import POST_TYPES
-from townsquare.domains.social import queries as social_queries
+from townsquare.domains.social.models import Block, Follow, Friendship, Mute
 from townsquare.infra.media import LocalMediaStore
 
 Window = Literal["hour", "day", "week"]
@@ -70,13 +70,23 @@ class Network:
 
 
 async def network(session: AsyncSession, *, user_id: int, following_only: bool = False) -> Network:
-    """Whose posts may enter the feed: friends, followed users and oneself, minus mutes/blocks."""
-    friends = await social_queries.friend_ids(session, user_id=user_id)
-    following = await social_queries.following_ids(session, user_id=user_id)
-    muted = await social_queries.muted_ids(session, viewer_id=user_id)
-    hidden = await social_queries.hidden_ids(session, viewer_id=user_id)
+    """Whose posts may enter the feed: friends, followed users and oneself, minus mutes/blocks.
+
+    One round trip: the four edge lists come back tagged from a single UNION ALL.
+    """
+    edges = union_all(
+        select(literal("f"), Friendship.friend_id).where(Friendship.user_id == user_id),
+        select(literal("g"), Follow.followee_id).where(Follow.follower_id == user_id),
+        select(literal("m"), Mute.muted_id).where(Mute.muter_id == user_id),
+        select(literal("h"), Block.blocked_id).where(Block.blocker_id == user_id),
+        select(literal("h"), Block.blocker_id).where(Block.blocked_id == user_id),
+    )
+    sets: dict[str, set[int]] = {"f": set(), "g": set(), "m": set(), "h": set()}
+    for kind, other in (await session.execute(edges)).all():
+        sets[kind].add(other)
+    friends, following = sets["f"], sets["g"]
     base = following if following_only else friends | following | {user_id}
-    authors = frozenset(base - muted - hidden)
+    authors = frozenset(base - sets["m"] - sets["h"])
     return Network(user_id, frozenset(friends), frozenset(following), authors)
 
 
@@ -115,7 +125,6 @@ RankedSnapshot = tuple[list[tuple[int, float]], int | None]
 _CANDIDATE_COLUMNS = (
     Post.id,
     Post.author_id,
-    Post.created_at,
     Post.likes_count,
     Post.comments_count,
     Post.shares_count,
@@ -142,7 +151,7 @@ async def ranked_ids(
     ).all()
     if not rows:
         return [], None
-    authors = {row.author_id for row in rows}
+    authors = {row[1] for row in rows}
     affinity = dict(
         (
             await session.execute(
@@ -157,24 +166,26 @@ async def ranked_ids(
         prioritize_friends=prefs.prioritize_friends,
         prioritize_recent=prefs.prioritize_recent,
     )
+    now_ms = now.timestamp() * 1000 - EPOCH_MS
+    shift = NODE_BITS + SEQUENCE_BITS
+    friends, me = net.friends, net.me
     scored = [
         (
-            row.id,
+            pid,
             ranking.score(
                 ranking.Signals(
-                    created_at=row.created_at,
-                    likes=row.likes_count,
-                    comments=row.comments_count,
-                    shares=row.shares_count,
-                    affinity=float(affinity.get(row.author_id, 0.0)),
-                    is_friend=row.author_id in net.friends,
-                    is_own=row.author_id == net.me,
+                    age_hours=(now_ms - (pid >> shift)) / 3_600_000,
+                    likes=likes,
+                    comments=comments,
+                    shares=shares,
+                    affinity=float(affinity.get(author, 0.0)),
+                    is_friend=author in friends,
+                    is_own=author == me,
                 ),
                 weights,
-                now=now,
             ),
         )
-        for row in rows
+        for pid, author, likes, comments, shares in rows
     ]
     scored.sort(key=lambda item: (-item[1], -item[0]))
     oldest = rows[-1].id if len(rows) == settings.feed_candidates else since

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 
 from townsquare.config import Settings
 
@@ -19,7 +18,7 @@ AFFINITY_SATURATION = math.log1p(25.0)
 class Signals:
     """What the ranking knows about one candidate post."""
 
-    created_at: datetime
+    age_hours: float
     likes: int
     comments: int
     shares: int
@@ -52,10 +51,9 @@ class Weights:
         )
 
 
-def score(signals: Signals, weights: Weights, *, now: datetime) -> float:
+def score(signals: Signals, weights: Weights) -> float:
     """Sum of weighted parts, each in [0, 1]; engagement and affinity saturate (log)."""
-    age_hours = max(0.0, (now - signals.created_at).total_seconds() / 3600.0)
-    recency = 0.5 ** (age_hours / weights.half_life_hours)
+    recency = 0.5 ** (max(0.0, signals.age_hours) / weights.half_life_hours)
     interactions = signals.likes + 2 * signals.comments + 3 * signals.shares
     engagement = min(1.0, math.log1p(interactions) / ENGAGEMENT_SATURATION)
     relationship = min(1.0, math.log1p(max(0.0, signals.affinity)) / AFFINITY_SATURATION)

@@ -131,7 +131,7 @@ def post_id_at(ms_ago: int, serial: int) -> int:
 async def add_member_content(db: Database) -> None:
     """Friendships, follows, posts, comments and likes among the dozen demo members."""
     async with db.read() as session:
-        ids = dict((await session.execute(select(User.username, User.id))).tuples().all())
+        ids = dict((await session.execute(select(User.username, User.id))).all())
         existing = (await session.execute(select(func.count()).select_from(Post))).scalar_one()
     if existing or "ana_lima" not in ids:
         return
@@ -214,12 +214,10 @@ async def add_generated_content(
     """
     async with db.read() as session:
         users = list((await session.execute(select(User.id).order_by(User.id))).scalars())
-        had_follow = set(
-            (await session.execute(select(Follow.follower_id, Follow.followee_id))).tuples()
-        )
-        had_friend = set(
-            (await session.execute(select(Friendship.user_id, Friendship.friend_id))).tuples()
-        )
+        follow_rows = await session.execute(select(Follow.follower_id, Follow.followee_id))
+        had_follow = {(a, b) for a, b in follow_rows.all()}
+        friend_rows = await session.execute(select(Friendship.user_id, Friendship.friend_id))
+        had_friend = {(a, b) for a, b in friend_rows.all()}
     count = len(users)
     if count < 3:
         return

@@ -144,8 +144,20 @@ async def summaries(
     """Summaries of many users in one query."""
     if not user_ids:
         return {}
-    rows = (await session.execute(select(User).where(User.id.in_(set(user_ids))))).scalars()
-    return {user.id: summary(user, media) for user in rows}
+    rows = await session.execute(
+        select(User.id, User.username, User.display_name, User.avatar_thumb_key).where(
+            User.id.in_(set(user_ids))
+        )
+    )  # four columns, not whole rows: lists render many users
+    return {
+        uid: UserSummary(
+            id=uid,
+            username=username,
+            display_name=display_name,
+            avatar_thumbnail_url=media.url(thumb),
+        )
+        for uid, username, display_name, thumb in rows.all()
+    }
 
 
 async def _edge_page(
