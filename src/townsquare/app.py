@@ -23,6 +23,7 @@ from townsquare.core.errors import AppError
 from townsquare.core.http import HttpMetrics, RequestMiddleware
 from townsquare.domains.accounts.router import router as accounts_router
 from townsquare.domains.feed.router import router as feed_router
+from townsquare.domains.notifications.router import router as notifications_router
 from townsquare.domains.posts.router import router as posts_router
 from townsquare.domains.search.router import router as search_router
 from townsquare.domains.social.router import router as social_router
@@ -158,5 +159,6 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.include_router(search_router)
     app.include_router(realtime_router)
     app.include_router(jobs_router)
+    app.include_router(notifications_router)
     app.mount("/media", StaticFiles(directory=context.media.root, check_dir=False), name="media")
     return app

@@ -102,10 +102,7 @@ class Settings(BaseSettings):
     jobs_retry_max_seconds: float = Field(default=600.0, gt=0)
     jobs_poll_seconds: float = Field(default=0.5, gt=0)
     jobs_schedules_enabled: bool = True
-    notifications_group_window_seconds: int = Field(default=3600, ge=0)
     notifications_read_retention_days: int = Field(default=90, ge=1)
-    notifications_cleanup_every_seconds: int = Field(default=3600, ge=1)
-    notifications_digest_every_seconds: int = Field(default=900, ge=1)
     notifications_digest_hour: int = Field(default=8, ge=0, le=23)
     notifications_public_url: str = "http://127.0.0.1:8000"
     push_enabled: bool = True

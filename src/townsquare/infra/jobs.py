@@ -170,7 +170,9 @@ class QueueOptions:
 class _Runtime:
     ctx: AppContext | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    consumers: list[asyncio.Task[None]] = field(default_factory=list)
     running: int = 0
+    stopping: bool = False
 
 
 class JobQueue:
@@ -280,6 +282,7 @@ class JobQueue:
         if consume:
             for n in range(self.options.concurrency):
                 self._spawn(self._consume_loop(), f"jobs-consumer-{n}")
+                self._rt.consumers.append(self._rt.tasks[-1])
             self._spawn_extra()
         if schedule and self.jobs.schedules:
             self._spawn(self._schedule_loop(), "jobs-scheduler")
@@ -288,16 +291,31 @@ class JobQueue:
     def consuming(self) -> bool:
         return bool(self._rt.tasks)
 
-    async def close(self) -> None:
-        """Stop consumers (a job cut short is retried by the queue) and flush deferred enqueues."""
+    async def close(self, grace: float = 10.0) -> None:
+        """Flush deferred enqueues, let running jobs finish (up to `grace` seconds), then stop.
+
+        A job still running after the grace period is cancelled; the Redis queue gives it back
+        to the ready list, so another worker runs it again.
+        """
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+        self._rt.stopping = True
+        self._wake_consumers()
+        for task in self._rt.tasks:  # schedules, promotion, heartbeats stop at once
+            if task not in self._rt.consumers:
+                task.cancel()
+        if self._rt.consumers:
+            await asyncio.wait(self._rt.consumers, timeout=grace)
         for task in self._rt.tasks:
             task.cancel()
         for task in self._rt.tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._rt.tasks.clear()
+        self._rt.consumers.clear()
+
+    def _wake_consumers(self) -> None:
+        """Make consumers waiting for work look at `stopping` again."""
 
     async def idle(self, within: float = 10.0) -> None:
         """Wait until nothing due is queued and nothing is running (tests, benchmarks)."""
@@ -325,7 +343,7 @@ class JobQueue:
         """Backend-specific background tasks (Redis: promotion of due jobs, heartbeats)."""
 
     async def _consume_loop(self) -> None:
-        while True:
+        while not self._rt.stopping:
             try:
                 taken = await self._take()
             except asyncio.CancelledError:
@@ -434,8 +452,11 @@ class MemoryJobQueue(JobQueue):
     async def _done(self, job: Job, raw: Any) -> None:
         return None
 
+    def _wake_consumers(self) -> None:
+        self._wake.set()
+
     async def _take(self) -> tuple[Job, Any] | None:
-        while True:
+        while not self._rt.stopping:
             now = time.time()
             if self._heap and self._heap[0][0] <= now:
                 return heapq.heappop(self._heap)[2], None
@@ -443,6 +464,7 @@ class MemoryJobQueue(JobQueue):
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+        return None
 
     async def _claim_slot(self, name: str, slot: int, ttl: float) -> bool:
         if self._slots.get(name, -1) >= slot:
@@ -609,8 +631,8 @@ class RedisJobQueue(JobQueue):
             log.warning("jobs_requeued_from_silent_worker", worker=worker, jobs=moved)
         return moved
 
-    async def close(self) -> None:
-        await super().close()
+    async def close(self, grace: float = 10.0) -> None:
+        await super().close(grace)
         with contextlib.suppress(Exception):
             await self._requeue_from(self.worker_id)  # cut-short jobs go back for the next worker
             await self._redis.zrem(self._p + "workers", self.worker_id)
@@ -721,7 +743,7 @@ def defer(
             if jobs:
                 queue._defer_after_commit(session, jobs)
 
-        def rolled_back(sync_session: Session) -> None:
+        def rolled_back(sync_session: Session, *_: Any) -> None:
             sync_session.info.pop(PENDING_JOBS_KEY, None)
 
         event.listen(sync, "after_commit", committed, once=True)

@@ -182,10 +182,10 @@ async def test_a_schedule_fires_once_per_slot_across_schedulers() -> None:
         await queues[1].start(cast(AppContext, object()), consume=False, schedule=True)
     try:
         await asyncio.sleep(1.3)
+        ticks = len(rec.calls.get("tick", []))
     finally:
         for q in queues:
             await q.close()
-    ticks = len(rec.calls.get("tick", []))
     # slots of 0.2 s over ~1.3 s: at most 7 boundaries; one run per scheduler would be ~12
     assert 4 <= ticks <= 7, ticks
 

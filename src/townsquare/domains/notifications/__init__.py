@@ -1,0 +1,1 @@
+"""Notifications: in-app, Web Push and email, with preferences, grouping and digests."""
