@@ -17,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -277,8 +278,12 @@ class RedisBus:
     ) -> None:
         from redis import asyncio as aioredis
 
-        self._redis = aioredis.from_url(url)
+        self.client_name = f"{prefix}bus-{secrets.token_hex(4)}"
+        self._redis = aioredis.from_url(url, client_name=self.client_name)
         self._pubsub = self._redis.pubsub()
+        self._resync_handlers: list[Callable[[], Awaitable[None]]] = []
+        self._resubscribing = 0
+        self._resync_task: asyncio.Task[None] | None = None
         self._prefix = prefix
         self._channel_prefix = prefix + "room:"
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
@@ -409,6 +414,14 @@ class RedisBus:
             out.append(BusMessage(room, event, offset, with_offset(fields[b"a"].decode(), offset)))
         return out
 
+    def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
+        """Call `handler` after the subscription connection was lost and restored.
+
+        Messages published while it was down reached nobody here; a gateway uses this to replay
+        durable events from the streams to its connected clients.
+        """
+        self._resync_handlers.append(handler)
+
     async def _read_loop(self) -> None:
         while True:
             if not self._pubsub.subscribed:
@@ -419,7 +432,10 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("redis_bus_read_failed")
+                log.warning("redis_bus_read_failed", exc_info=True)
+                # redis-py reconnects and re-subscribes every channel on the next read; the
+                # resync runs once all those confirmations are back
+                self._resubscribing = max(1, len(self._handlers))
                 await asyncio.sleep(0.5)
                 continue
             if message is None:
@@ -433,10 +449,22 @@ class RedisBus:
                         future.set_result(None)
                     if not waiters:
                         del self._confirm[message["channel"]]
+                elif self._resubscribing:
+                    self._resubscribing -= 1
+                    if not self._resubscribing:
+                        self._resync_task = asyncio.create_task(self._resync())
                 continue
             if kind != "message":
                 continue
             self._dispatch(message["data"])
+
+    async def _resync(self) -> None:
+        log.info("redis_bus_resync", handlers=len(self._resync_handlers))
+        for handler in self._resync_handlers:
+            try:
+                await handler()
+            except Exception:
+                log.exception("redis_bus_resync_failed")
 
     def _dispatch(self, raw: bytes) -> None:
         text = raw.decode()

@@ -243,6 +243,9 @@ class Gateway:
             asyncio.create_task(self._expiry_loop(), name="gateway-expiry"),
         ]
         self.ctx.readiness_probes["gateway"] = self.ready
+        on_resync = getattr(self.ctx.bus, "on_resync", None)
+        if on_resync is not None:
+            on_resync(self._resync)
         if self.freeze_gc:
             # Start-up objects (modules, ORM metadata) never die; keeping them out of the cyclic
             # collector stops full collections from pausing fan-out for tens of milliseconds.
@@ -667,6 +670,33 @@ class Gateway:
                     conn.last_key = offset
                     conn.send(p.encode_event(NAMESPACE, msg.args))
         self._release(conn)
+
+    async def _resync(self) -> None:
+        """After the bus lost messages (a Redis reconnect), replay durable events from history."""
+        for conn in list(self.sessions.values()):
+            if conn.state != "connected" or conn.principal is None or conn.buffer is not None:
+                continue
+            room = user_room(conn.principal.user_id)
+            if conn.last_key == (0, 0):
+                # nothing durable seen yet, so no offset to resume from: let the client refetch
+                conn.send(
+                    p.encode_event(NAMESPACE, p.dumps(["recovery:failed", {"last_offset": None}]))
+                )
+                continue
+            after = f"{conn.last_key[0]}-{conn.last_key[1]}"
+            missed = await self.ctx.bus.history(room, after)
+            if conn.closed:
+                continue
+            if missed is None:
+                self.metrics.recovery.labels("miss").inc()
+                conn.send(
+                    p.encode_event(NAMESPACE, p.dumps(["recovery:failed", {"last_offset": after}]))
+                )
+                continue
+            self.metrics.recovery.labels("hit").inc()
+            for msg in missed:
+                text = p.encode_event(NAMESPACE, msg.args)
+                conn.deliver(msg, p.ws_text(text), text)
 
     def _release(self, conn: Connection) -> None:
         """Flush live events that arrived while the handshake or recovery was in progress."""

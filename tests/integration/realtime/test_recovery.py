@@ -192,3 +192,30 @@ async def test_emits_without_ack_from_both_clients(
     finally:
         await sio.disconnect()
     assert [a["from"] for a in applied] == ["js", "python"]
+
+
+async def test_lost_redis_subscription_is_resynced_from_the_streams(
+    gateway: tuple[Gateway, str], member: Member, js_client: JsFactory
+) -> None:
+    gw, url = gateway
+    bus: Any = gw.ctx.bus
+    if not hasattr(bus, "redis"):
+        pytest.skip("the subscription connection exists with Redis only")
+    room = user_room(int(member.id))
+    async with js_client(url, auth={"token": member.access_token}, transports=["websocket"]) as js:
+        await js.expect_type("connect")
+        await bus.publish(room, "notification:new", {"n": 0})
+        await js.expect_event("notification:new")
+        # kill this gateway's pub/sub connection only (other tests share the server)
+        clients = await bus.redis.client_list(_type="pubsub")
+        ours = [c for c in clients if c.get("name") == bus.client_name]
+        assert ours
+        for c in ours:
+            await bus.redis.client_kill_filter(_id=c["id"])
+        for n in range(1, 6):  # published while nobody here is subscribed
+            await bus.publish(room, "notification:new", {"n": n})
+        await js.expect(lambda o: o.get("event") == "notification:new" and o["args"][0]["n"] == 5)
+        await bus.publish(room, "notification:new", {"n": 6})
+        await js.expect(lambda o: o.get("event") == "notification:new" and o["args"][0]["n"] == 6)
+    got = [o["args"][0]["n"] for o in js.seen if o.get("event") == "notification:new"]
+    assert got == list(range(7))
