@@ -67,6 +67,7 @@ class PresenceStore(Protocol):
     async def expired_users(self, *, now: int) -> list[int]: ...
     async def get(self, user_id: int, *, now: int) -> PresenceInfo: ...
     async def count(self, user_id: int, *, now: int) -> int: ...
+    async def online(self, user_ids: list[int], *, now: int) -> list[int]: ...
 
 
 @dataclass(slots=True)
@@ -158,6 +159,11 @@ class MemoryPresence:
     async def count(self, user_id: int, *, now: int) -> int:
         rec = self._users.get(user_id)
         return 0 if rec is None else len(rec.conns)
+
+    async def online(self, user_ids: list[int], *, now: int) -> list[int]:
+        """The users among `user_ids` with at least one connection."""
+        users = self._users
+        return [uid for uid in user_ids if (rec := users.get(uid)) is not None and rec.conns]
 
 
 _EVALUATE = """
@@ -289,3 +295,13 @@ class RedisPresence:
 
     async def count(self, user_id: int, *, now: int) -> int:
         return int(await self._r.zcount(self._keys(user_id)[0], f"({now}", "+inf"))
+
+    async def online(self, user_ids: list[int], *, now: int) -> list[int]:
+        """The users among `user_ids` with a live connection on any node (one round trip)."""
+        if not user_ids:
+            return []
+        async with self._r.pipeline(transaction=False) as pipe:
+            for uid in user_ids:
+                pipe.zcount(self._keys(uid)[0], f"({now}", "+inf")
+            counts = await pipe.execute()
+        return [uid for uid, n in zip(user_ids, counts, strict=True) if n]

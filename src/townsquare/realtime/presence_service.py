@@ -31,13 +31,28 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PRESENCE_EVENT = "presence:friend_activity"
-AudienceFn = Callable[["AppContext", int], Awaitable[list[int]]]
+AudienceFn = Callable[["AppContext", int], Awaitable[set[int]]]
 _ATTR = "_townsquare_presence_service"
+MAX_FOLLOWERS_TOLD = 1000  # a celebrity's presence is not broadcast to every follower
 
 
-async def no_audience(ctx: AppContext, user_id: int) -> list[int]:
-    """Until the social graph exists, presence goes to nobody but the user's own devices."""
-    return []
+async def no_audience(ctx: AppContext, user_id: int) -> set[int]:
+    """Nobody but the user's own devices."""
+    return set()
+
+
+async def social_audience(ctx: AppContext, user_id: int) -> set[int]:
+    """Friends and (up to MAX_FOLLOWERS_TOLD) followers, without blocked users either way."""
+    from townsquare.domains.social import queries as social_queries
+
+    async with ctx.db.read() as session:
+        friends = await social_queries.friend_ids(session, user_id=user_id)
+        followers = await social_queries.follower_ids(session, user_id=user_id)
+        hidden = await social_queries.hidden_ids(session, viewer_id=user_id)
+    told = friends | set(sorted(followers)[:MAX_FOLLOWERS_TOLD])
+    told -= hidden
+    told.discard(user_id)
+    return told
 
 
 def _iso(ms: int | None) -> str | None:
@@ -47,7 +62,7 @@ def _iso(ms: int | None) -> str | None:
 class PresenceService:
     """Connect/disconnect/activity bookkeeping plus the announcements they cause."""
 
-    def __init__(self, ctx: AppContext, *, audience: AudienceFn = no_audience) -> None:
+    def __init__(self, ctx: AppContext, *, audience: AudienceFn = social_audience) -> None:
         s = ctx.settings
         self.ctx = ctx
         self.audience = audience
@@ -129,8 +144,10 @@ class PresenceService:
         body = self.to_wire(info)
         rooms = [user_room(info.user_id)]
         others = await self.audience(self.ctx, info.user_id)
+        others.discard(info.user_id)
         if others and await self._shows_online(info.user_id):
-            rooms += [user_room(uid) for uid in others if uid != info.user_id]
+            listening = await self.store.online(sorted(others), now=now_ms())
+            rooms += [user_room(uid) for uid in listening]
         await self.ctx.bus.publish_many((room, PRESENCE_EVENT, body) for room in rooms)
 
     async def _shows_online(self, user_id: int) -> bool:
@@ -167,6 +184,8 @@ def presence_service(ctx: AppContext) -> PresenceService:
     """The one PresenceService of this AppContext (gateway and REST share it in embedded mode)."""
     service: PresenceService | None = getattr(ctx, _ATTR, None)
     if service is None:
-        service = PresenceService(ctx)
+        from townsquare.realtime.registry import registry
+
+        service = PresenceService(ctx, audience=registry.audience or social_audience)
         setattr(ctx, _ATTR, service)
     return service

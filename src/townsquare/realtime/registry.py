@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 HandlerFn = Callable[["HandlerContext", Any], Awaitable[Any]]
 PolicyFn = Callable[["HandlerContext", str], Awaitable[None]]
+AudienceFn = Callable[["AppContext", int], Awaitable[set[int]]]
 
 
 class HandlerContext:
@@ -74,6 +75,7 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self.handlers: dict[str, HandlerSpec] = {}
         self.policies: dict[str, PolicyFn] = {}
+        self.audience: AudienceFn | None = None
 
     def on(
         self,
@@ -106,6 +108,11 @@ class HandlerRegistry:
             return fn
 
         return decorate
+
+    def presence_audience(self, fn: AudienceFn) -> AudienceFn:
+        """Register who may hear about a user's presence (the social graph decides)."""
+        self.audience = fn
+        return fn
 
     def policy_for(self, room: str) -> PolicyFn | None:
         """The policy of the longest matching prefix; rooms without one cannot be joined."""

@@ -132,8 +132,8 @@ async def test_hidden_online_status_appears_offline_to_others(
     viewer = await register(client)
     service = presence_service(gw.ctx)
 
-    async def audience(_ctx: AppContext, user_id: int) -> list[int]:
-        return [int(viewer.id)] if user_id == int(member.id) else []
+    async def audience(_ctx: AppContext, user_id: int) -> set[int]:
+        return {int(viewer.id)} if user_id == int(member.id) else set()
 
     service.audience = audience
     async with (
@@ -178,6 +178,53 @@ def _saw_activity(js: JsClient, activity: str) -> bool:
     return any(
         o.get("event") == "presence:friend_activity" and o["args"][0].get("activity") == activity
         for o in js.seen
+    )
+
+
+async def test_followers_who_are_online_hear_about_presence(
+    client: httpx.AsyncClient, gateway: tuple[Gateway, str], member: Member, js_client: JsFactory
+) -> None:
+    _, url = gateway
+    follower = await register(client)
+    stranger = await register(client)
+    reply = await client.put(f"/api/v1/following/{member.username}", headers=follower.headers)
+    assert reply.status_code == 204, reply.text
+    async with (
+        js_client(url, auth={"token": follower.access_token}) as fan,
+        js_client(url, auth={"token": stranger.access_token}) as other,
+    ):
+        await fan.expect_type("connect")
+        await other.expect_type("connect")
+        async with js_client(url, auth={"token": member.access_token}) as js:
+            await js.expect_type("connect")
+            heard = await fan.expect(
+                lambda o: (
+                    o.get("event") == "presence:friend_activity"
+                    and o["args"][0]["user_id"] == member.id
+                )
+            )
+            assert heard["args"][0]["status"] == "online"
+            await js.emit("presence:activity", {"activity": "painting"})
+            await fan.expect(
+                lambda o: (
+                    o.get("event") == "presence:friend_activity"
+                    and o["args"][0]["activity"] == "painting"
+                )
+            )
+        gone = await fan.expect(
+            lambda o: (
+                o.get("event") == "presence:friend_activity"
+                and o["args"][0]["user_id"] == member.id
+                and o["args"][0]["status"] == "offline"
+            )
+        )
+        assert gone["args"][0]["last_seen_at"] is not None
+        # a later event to the stranger proves nothing about the member was on its way
+        await gateway[0].ctx.bus.publish(user_room(int(stranger.id)), "notification:new", {})
+        await other.expect_event("notification:new")
+    assert not any(
+        o.get("event") == "presence:friend_activity" and o["args"][0]["user_id"] == member.id
+        for o in other.seen
     )
 
 
