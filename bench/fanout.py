@@ -175,6 +175,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "fanout",
         "receivers": args.receivers,
         "duration_s": args.duration,
+        "event_loop": args.loop,
         "p99_budget_ms": P99_BUDGET_MS,
         "ratio_vs_node": round(ours / node, 2) if node else None,
         "ratio_vs_node_without_gaps": round(ours_strict / node_strict, 2) if node_strict else None,
@@ -304,13 +305,20 @@ def main() -> None:
         help="messages per second published into the room, comma-separated",
     )
     parser.add_argument("--servers", default="townsquare,node", help="which servers to run")
+    parser.add_argument(
+        "--loop", choices=["uvloop", "asyncio"], default="uvloop", help="our server's event loop"
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        import uvloop
+        if os.environ.get("TS_BENCH_LOOP") == "asyncio":
+            asyncio.run(serve_ours(args.serve))
+        else:
+            import uvloop
 
-        uvloop.run(serve_ours(args.serve))
+            uvloop.run(serve_ours(args.serve))
         return
+    os.environ["TS_BENCH_LOOP"] = args.loop  # inherited by our server process
     print(json.dumps(bench(args)))
 
 
