@@ -254,3 +254,21 @@ async def test_moderators_see_private_posts(client):
     await set_role(client, "modd", "moderator")
     pid = (await post(client, ana, "private", privacy="private"))["id"]
     assert (await client.get(f"/api/v1/posts/{pid}", headers=mod.headers)).status_code == 200
+
+
+async def test_muted_users_activity_is_not_told(client, published):
+    ana, ben = await register(client, "ana"), await register(client, "ben")
+    await client.put("/api/v1/mutes/ben", headers=ana.headers)
+    pid = (await post(client, ana, "quiet please"))["id"]
+    published.clear()
+    await client.post(f"/api/v1/posts/{pid}/comments", headers=ben.headers, json={"text": "hey"})
+    await client.post(f"/api/v1/posts/{pid}/share", headers=ben.headers, json={})
+    await post(client, ben, "hello @ana")
+    await client.put("/api/v1/following/ana", headers=ben.headers)
+    told_ana = [d for d in published if f"user:{ana.id}" in d.rooms]
+    assert told_ana == []
+    assert all(f"feed:{ana.id}:general" not in d.rooms for d in published)
+    # the actions themselves happened
+    assert (await client.get(f"/api/v1/posts/{pid}", headers=ana.headers)).json()["stats"][
+        "comments"
+    ] == 1

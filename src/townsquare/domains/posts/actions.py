@@ -122,7 +122,11 @@ async def _set_tags_and_mentions(
     assert author is not None
     for user in mentioned:
         session.add(PostMention(post_id=post.id, user_id=user.id))
-        if announce and user.id not in old:
+        if (
+            announce
+            and user.id not in old
+            and not await social_queries.is_muted(session, muter_id=user.id, muted_id=author.id)
+        ):
             emit(
                 session,
                 PostMentioned(
@@ -381,7 +385,9 @@ async def check_share(
     )
     await _bump(session, Post, original.id, shares_count=1)
     await _affinity(session, user_id=principal.user_id, author_id=original.author_id, kind="share")
-    if original.author_id != principal.user_id:
+    if original.author_id != principal.user_id and not await social_queries.is_muted(
+        session, muter_id=original.author_id, muted_id=principal.user_id
+    ):
         emit(
             session,
             PostShared(
@@ -449,6 +455,8 @@ async def check_comment(
     told = {principal.user_id}
     for target in (post.author_id, parent.author_id if parent else None):
         if target is None or target in told:
+            continue
+        if await social_queries.is_muted(session, muter_id=target, muted_id=principal.user_id):
             continue
         told.add(target)
         emit(

@@ -216,6 +216,9 @@ async def check_follow(session: AsyncSession, *, principal: Principal, username:
     if created:
         await bump_counter(session, user_id=principal.user_id, column="following_count", delta=1)
         await bump_counter(session, user_id=target.id, column="followers_count", delta=1)
+    if created and not await queries.is_muted(
+        session, muter_id=target.id, muted_id=principal.user_id
+    ):
         emit(
             session,
             NewFollower(follower_id=principal.user_id, follower_username=principal.username),

@@ -76,6 +76,12 @@ async def hidden_ids(session: AsyncSession, *, viewer_id: int) -> set[int]:
     return set((await session.execute(hidden_ids_select(viewer_id))).scalars())
 
 
+async def is_muted(session: AsyncSession, *, muter_id: int, muted_id: int) -> bool:
+    """True when one user muted another: their activity is not told to the muter."""
+    query = select(Mute.id).where(Mute.muter_id == muter_id, Mute.muted_id == muted_id)
+    return (await session.execute(query)).first() is not None
+
+
 async def muted_ids(session: AsyncSession, *, viewer_id: int) -> set[int]:
     query = select(Mute.muted_id).where(Mute.muter_id == viewer_id)
     return set((await session.execute(query)).scalars())
