@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
@@ -37,7 +38,8 @@ class Email:
 
 def build_message(mail: Email, *, sender: str) -> EmailMessage:
     """A multipart/alternative message with RFC 8058 one-click unsubscribe headers."""
-    message = EmailMessage()
+    # long lines rather than RFC 2047 folding: List-Unsubscribe must stay a readable <URL>
+    message = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
     message["From"] = sender
     message["To"] = mail.to
     message["Subject"] = mail.subject
