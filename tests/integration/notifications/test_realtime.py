@@ -1,0 +1,125 @@
+"""Socket events through the real gateway: notifications:subscribe, notification:new on every
+device, notifications:mark_read with the new unread count told to the user's other devices."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import socketio
+from prometheus_client import CollectorRegistry
+
+from tests.factories import Member, app_ctx, register
+from tests.integration.notifications.conftest import notify
+from townsquare.domains.notifications.actions import Target
+from townsquare.realtime import Gateway
+
+WAIT = 10.0
+
+
+@pytest.fixture
+async def gateway_url(client: Any) -> AsyncIterator[str]:
+    """A gateway with every domain's handlers, sharing the app's database and bus."""
+    gw = Gateway(app_ctx(client), metrics_registry=CollectorRegistry(), freeze_gc=False)
+    port = await gw.start("127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await gw.stop()
+
+
+class Device:
+    """One connected client of a user, recording what the server sends it."""
+
+    def __init__(self) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        for name in ("notification:new", "notification:updated", "notification:read"):
+            self.sio.on(name, self._recorder(name), namespace="/realtime")
+
+    def _recorder(self, name: str) -> Any:
+        async def record(data: Any, *meta: Any) -> None:
+            self.events.append((name, data))
+
+        return record
+
+    async def connect(self, url: str, member: Member) -> Device:
+        await self.sio.connect(
+            url,
+            namespaces=["/realtime"],
+            auth={"token": member.access_token},
+            transports=["websocket"],
+            wait_timeout=WAIT,
+        )
+        return self
+
+    async def call(self, event: str, data: Any) -> Any:
+        return await self.sio.call(event, data, namespace="/realtime", timeout=WAIT)
+
+    async def next(self, name: str) -> Any:
+        async def wait() -> Any:
+            while True:
+                for i, (seen, data) in enumerate(self.events):
+                    if seen == name:
+                        del self.events[i]
+                        return data
+                await asyncio.sleep(0.01)
+
+        return await asyncio.wait_for(wait(), WAIT)
+
+
+async def test_devices_get_new_notifications_and_read_counts(client, gateway_url):
+    ana = await register(client)
+    ben = await register(client, "benrt")
+    phone = await Device().connect(gateway_url, ana)
+    laptop = await Device().connect(gateway_url, ana)
+    try:
+        first = await phone.call("notifications:subscribe", {})
+        assert first == {"ok": True, "data": {"unread_count": 0, "notifications": []}}
+        row = await notify(client, recipient_id=ana.id, type="comment", actor_id=ben.id)
+        assert row is not None
+        for device in (phone, laptop):
+            data = await device.next("notification:new")
+            assert data["notification"]["id"] == str(row.id)
+            assert data["notification"]["title"] == "benrt commented on your post"
+        again = await laptop.call("notifications:subscribe", {"limit": 5, "unread_only": True})
+        assert again["data"]["unread_count"] == 1
+        assert [n["id"] for n in again["data"]["notifications"]] == [str(row.id)]
+
+        reply = await phone.call("notifications:mark_read", {"notificationIds": [str(row.id)]})
+        assert reply == {"ok": True, "data": {"marked": 1, "unread_count": 0}}
+        told = await laptop.next("notification:read")
+        assert told == {"notification_ids": [str(row.id)], "all": False, "unread_count": 0}
+        await phone.next("notification:read")  # the reading device hears it too
+
+        # a like group updates in place on every device
+        fans = [await register(client) for _ in range(2)]
+        for fan in fans:
+            await notify(
+                client, recipient_id=ana.id, type="like", actor_id=fan.id, target=Target("post", 5)
+            )
+        await laptop.next("notification:new")
+        updated = await laptop.next("notification:updated")
+        assert updated["notification"]["count"] == 2
+
+        everything = await laptop.call("notifications:mark_read", {"all": True})
+        assert everything == {"ok": True, "data": {"marked": 1, "unread_count": 0}}
+        assert (await phone.next("notification:read"))["all"] is True
+    finally:
+        await phone.sio.disconnect()
+        await laptop.sio.disconnect()
+
+
+async def test_bad_socket_payloads_get_error_acks(client, gateway_url):
+    ana = await register(client)
+    device = await Device().connect(gateway_url, ana)
+    try:
+        for bad in ({"notificationIds": "nope"}, {"pigeon": 1}, {"notificationIds": ["x"]}):
+            reply = await device.call("notifications:mark_read", bad)
+            assert reply["ok"] is False and reply["error"]["code"] == "validation_failed", bad
+        reply = await device.call("notifications:subscribe", {"limit": 500})
+        assert reply["ok"] is False
+    finally:
+        await device.sio.disconnect()
