@@ -67,3 +67,46 @@ def test_preferences_change_weights():
         prioritize_recent=False,
     )
     assert score(signals(likes=50), tuned) == pytest.approx(score(signals(), tuned))
+
+
+def test_bulk_scoring_matches_the_formula():
+    from townsquare.core.ids import NODE_BITS, SEQUENCE_BITS
+    from townsquare.domains.feed.ranking import score_rows
+
+    shift = NODE_BITS + SEQUENCE_BITS
+    now_ms = 10_000_000_000
+    rows = [
+        (((now_ms - 3_600_000 * h) << shift) | 5, author, likes, comments, shares)
+        for h, author, likes, comments, shares in (
+            (0, 1, 0, 0, 0),
+            (5, 2, 40, 3, 1),
+            (30, 3, 2, 0, 0),
+            (2, 4, 0, 1, 0),
+        )
+    ]
+    affinity = {2: 4.0, 3: -2.0}
+    bulk = dict(
+        score_rows(
+            rows,
+            WEIGHTS,
+            now_ms=now_ms,
+            shift=shift,
+            affinity=affinity,
+            friends=frozenset({4}),
+            me=1,
+        )
+    )
+    for pid, author, likes, comments, shares in rows:
+        one = score(
+            signals(
+                age_hours=(now_ms - (pid >> shift)) / 3_600_000,
+                likes=likes,
+                comments=comments,
+                shares=shares,
+                affinity=affinity.get(author, 0.0),
+                is_friend=author == 4,
+                is_own=author == 1,
+            ),
+            WEIGHTS,
+        )
+        assert bulk[pid] == pytest.approx(one)

@@ -166,27 +166,15 @@ async def ranked_ids(
         prioritize_friends=prefs.prioritize_friends,
         prioritize_recent=prefs.prioritize_recent,
     )
-    now_ms = now.timestamp() * 1000 - EPOCH_MS
-    shift = NODE_BITS + SEQUENCE_BITS
-    friends, me = net.friends, net.me
-    scored = [
-        (
-            pid,
-            ranking.score(
-                ranking.Signals(
-                    age_hours=(now_ms - (pid >> shift)) / 3_600_000,
-                    likes=likes,
-                    comments=comments,
-                    shares=shares,
-                    affinity=float(affinity.get(author, 0.0)),
-                    is_friend=author in friends,
-                    is_own=author == me,
-                ),
-                weights,
-            ),
-        )
-        for pid, author, likes, comments, shares in rows
-    ]
+    scored = ranking.score_rows(
+        [(r[0], r[1], r[2], r[3], r[4]) for r in rows],
+        weights,
+        now_ms=now.timestamp() * 1000 - EPOCH_MS,
+        shift=NODE_BITS + SEQUENCE_BITS,
+        affinity={a: float(v) for a, v in affinity.items()},
+        friends=net.friends,
+        me=net.me,
+    )
     scored.sort(key=lambda item: (-item[1], -item[0]))
     oldest = rows[-1].id if len(rows) == settings.feed_candidates else since
     return scored, oldest

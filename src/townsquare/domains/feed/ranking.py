@@ -66,3 +66,38 @@ def score(signals: Signals, weights: Weights) -> float:
         + weights.own * signals.is_own
         + penalty
     )
+
+
+def score_rows(
+    rows: list[tuple[int, int, int, int, int]],
+    weights: Weights,
+    *,
+    now_ms: float,
+    shift: int,
+    affinity: dict[int, float],
+    friends: frozenset[int],
+    me: int,
+) -> list[tuple[int, float]]:
+    """`score` over candidate rows (id, author, likes, comments, shares), without per-row
+    objects: the same formula, computed for a few hundred rows on every first page."""
+    decay = math.log(0.5) / weights.half_life_hours
+    exp, log1p = math.exp, math.log1p
+    w_rec, w_rel, w_eng = weights.recency, weights.relationship, weights.engagement
+    w_friend, w_own = weights.friend, weights.own
+    out = []
+    for pid, author, likes, comments, shares in rows:
+        age = max(0.0, (now_ms - (pid >> shift)) / 3_600_000)
+        recency = exp(decay * age)
+        engagement = min(1.0, log1p(likes + 2 * comments + 3 * shares) / ENGAGEMENT_SATURATION)
+        aff = affinity.get(author, 0.0)
+        relationship = min(1.0, log1p(aff) / AFFINITY_SATURATION) if aff > 0 else 0.0
+        value = (
+            w_rec * recency
+            + w_rel * relationship
+            + w_eng * engagement * recency**0.5
+            + (w_friend if author in friends else 0.0)
+            + (w_own if author == me else 0.0)
+            + (aff * 0.1 if aff < 0 else 0.0)
+        )
+        out.append((pid, value))
+    return out
