@@ -83,11 +83,7 @@ async def test_comments_and_one_level_of_replies(client, published):
     kinds = [(type(d.event), d.rooms) for d in published[:2]]
     assert kinds[0] == (PostCommented, (f"user:{ana.id}",))
     assert kinds[1][0] is NewComment
-    assert set(kinds[1][1]) == {
-        f"feed:{ana.id}:general",
-        f"feed:{cyd.id}:general",
-        f"feed:{cyd.id}:following:general",
-    }
+    assert set(kinds[1][1]) == {f"feed:{ana.id}:general", f"feed:{cyd.id}:following:general"}
     # edit: only the author
     assert (
         await client.patch(f"/api/v1/comments/{top_id}", headers=ana.headers, json={"text": "x"})
@@ -267,7 +263,7 @@ async def test_muted_users_activity_is_not_told(client, published):
     await client.put("/api/v1/following/ana", headers=ben.headers)
     told_ana = [d for d in published if f"user:{ana.id}" in d.rooms]
     assert told_ana == []
-    assert all(f"feed:{ana.id}:general" not in d.rooms for d in published)
+    assert all(not any(r.startswith(f"feed:{ana.id}:") for r in d.rooms) for d in published)
     # the actions themselves happened
     assert (await client.get(f"/api/v1/posts/{pid}", headers=ana.headers)).json()["stats"][
         "comments"

@@ -11,10 +11,13 @@ from townsquare.realtime.registry import HandlerContext, registry
 
 
 def rooms_for(user_id: int, data: FeedSubscribe) -> set[str]:
-    """`feed:<me>:<type>` per type asked for; `feed:<me>:following:<type>` for following-only."""
+    """`feed:<me>:following:<type>` carries posts of followed authors, `feed:<me>:<type>` those
+    of friends one does not follow (and one's own); following-only joins just the first kind."""
     types = data.types or list(POST_TYPES)
-    middle = "following:" if data.following_only else ""
-    return {f"feed:{user_id}:{middle}{t}" for t in types}
+    rooms = {f"feed:{user_id}:following:{t}" for t in types}
+    if not data.following_only:
+        rooms |= {f"feed:{user_id}:{t}" for t in types}
+    return rooms
 
 
 @registry.on("feed:subscribe", model=FeedSubscribe, state_changing=False)

@@ -223,10 +223,12 @@ async def live_audience(
 
 
 def feed_rooms(network: set[int], followers: set[int], post_type: str) -> list[str]:
-    """Rooms of the live feed: `feed:<user>:<type>`, and `feed:<user>:following:<type>`."""
-    rooms = [f"feed:{uid}:{post_type}" for uid in network]
-    rooms += [f"feed:{uid}:following:{post_type}" for uid in followers]
-    return rooms
+    """One room per reader: `feed:<user>:following:<type>` for followers of the author, else
+    `feed:<user>:<type>`; a subscription without `following_only` joins both kinds."""
+    return [
+        f"feed:{uid}:following:{post_type}" if uid in followers else f"feed:{uid}:{post_type}"
+        for uid in network
+    ]
 
 
 async def _announce_post(
