@@ -257,10 +257,22 @@ class RedisPresence:
             await pipe.execute()
 
     async def evaluate(self, user_ids: list[int], *, now: int) -> list[Transition]:
+        """Re-derive many users' status, 500 scripts per round trip."""
         out = []
-        for user_id in user_ids:
-            if (t := await self._eval(user_id, now)) is not None:
-                out.append(t)
+        for start in range(0, len(user_ids), 500):
+            chunk = user_ids[start : start + 500]
+            async with self._r.pipeline(transaction=False) as pipe:
+                for user_id in chunk:
+                    await self._script(
+                        keys=self._keys(user_id),
+                        args=[now, self._idle_ms, user_id, self._keep_ms],
+                        client=pipe,
+                    )
+                results = await pipe.execute()
+            for user_id, res in zip(chunk, results, strict=True):
+                if res:
+                    old, new = (v.decode() if isinstance(v, bytes) else str(v) for v in res)
+                    out.append(Transition(user_id, _status(old), _status(new)))
         return out
 
     async def expired_users(self, *, now: int) -> list[int]:

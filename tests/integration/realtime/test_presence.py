@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from typing import Any
 
 import httpx
@@ -275,7 +276,7 @@ async def test_crashed_node_users_go_offline(
     bus: Any = ctx.bus
     # a node that registered a connection and then died: it never heartbeats again
     dead = RedisPresence(bus.redis, prefix=bus.prefix, idle_after_ms=300_000, ttl_ms=300)
-    user_id = 4242_0000 + now_ms() % 10_000
+    user_id = 10**15 + secrets.randbelow(10**15)  # no real user, no earlier run
     transition = await dead.connect(user_id, "dead-node:sid", now=now_ms())
     assert transition is not None
     assert transition.new == "online"
