@@ -2,8 +2,7 @@
 
 The server's VAPID key pair is generated on first run and kept under the keys directory, like the
 JWT secret, so browsers' subscriptions (bound to the public key) stay valid across restarts. In a
-cluster every process must use the same key: share the keys directory or set
-TOWNSQUARE_PUSH_VAPID_PRIVATE_KEY (PEM).
+cluster every process must use the same key: share the keys directory.
 """
 
 from __future__ import annotations

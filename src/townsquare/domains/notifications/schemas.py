@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, StringConstraints, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+)
 
 from townsquare.core.events import Event
 from townsquare.core.ids import Id
@@ -173,6 +180,18 @@ class NotificationNew(Event):
 
     type: Literal["notification:new"] = "notification:new"
     notification: NotificationView
+    # fan-out builds one payload and copies it per recipient instead of serialising 10,000 models
+    _wire: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def payload(self) -> dict[str, Any]:
+        return self._wire if self._wire is not None else super().payload()
+
+    @classmethod
+    def prebuilt(cls, notification: NotificationView, wire: dict[str, Any]) -> NotificationNew:
+        """An event whose payload is already serialised (trusted: built from `notification`)."""
+        event = cls.model_construct(notification=notification)
+        event._wire = wire
+        return event
 
 
 class NotificationUpdated(Event):
