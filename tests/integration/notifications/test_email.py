@@ -218,6 +218,12 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
                 target=Target("post", n + 1),
             )
         await notify(client, recipient_id=who.id, type="comment", actor_id=ben.id, message="hello")
+    # top posts from the network: tokyo follows ben, who posts
+    await client.put(f"/api/v1/following/{ben.username}", headers=tokyo.headers)
+    posted = await client.post(
+        "/api/v1/posts", headers=ben.headers, json={"text": "<b>Sunrise</b> over the harbour"}
+    )
+    assert posted.status_code == 201, posted.text
     await ctx.jobs.idle()
     inbox.messages.clear()
 
@@ -229,6 +235,14 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
     text = parts(digest)["text/plain"]
     assert "- benny liked your post" in text and "- benny commented on your post" in text
     assert "unsubscribe?token=" in text and digest["List-Unsubscribe"]
+    assert "Top posts from your network:" in text
+    assert (
+        f"- benny: Sunrise over the harbour (https://town.example/posts/{posted.json()['id']})"
+        in text
+    )
+    assert "<strong>benny</strong>" in parts(digest)["text/html"]
+    # lisbon follows nobody: no top posts section
+
     # the same morning again: already sent
     assert await delivery.send_due_digests(ctx, now=_next_morning("Asia/Tokyo", hour)) == 0
     # a Lisbon Monday morning: the weekly Lisbon digest
@@ -236,7 +250,9 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
         await delivery.send_due_digests(ctx, now=_next_morning("Europe/Lisbon", hour, monday=True))
         == 1
     )
-    assert len(inbox.to(lisbon.email)) == 1
+    [weekly] = inbox.to(lisbon.email)
+    assert "Top posts" not in parts(weekly)["text/plain"]
+    assert weekly["Subject"] == "Your weekly townsquare digest: 4 unread notifications"
     # afternoon: nothing; the user with digests off never gets one
     assert (
         await delivery.send_due_digests(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,13 +21,17 @@ import structlog
 from sqlalchemy import and_, exists, func, or_, select
 
 from townsquare.core.clock import utcnow
+from townsquare.core.errors import NotFound
 from townsquare.domains.accounts.models import User, UserSettings
+from townsquare.domains.accounts.policy import Principal
+from townsquare.domains.feed import queries as feed_queries
 from townsquare.domains.notifications import actions, policy, queries
 from townsquare.domains.notifications.models import (
     Notification,
     NotificationSchedule,
     PushSubscription,
 )
+from townsquare.domains.posts import queries as posts_queries
 from townsquare.infra.email import Email, EmailError, Mailer, SmtpConfig
 from townsquare.infra.push import PushError, PushSender, PushTarget, load_or_create_vapid_pem
 from townsquare.realtime.presence_service import presence_service
@@ -317,6 +322,48 @@ async def _push(
 DIGEST_ITEMS = 20
 
 
+@dataclass(frozen=True, slots=True)
+class TopPost:
+    author: str
+    excerpt: str
+    url: str
+
+
+def _excerpt(text: str, limit: int = 140) -> str:
+    plain = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+    return plain if len(plain) <= limit else plain[: limit - 1].rstrip() + "…"
+
+
+async def top_posts(
+    ctx: AppContext, session: Any, *, user_id: int, username: str, now: datetime, limit: int = 3
+) -> list[TopPost]:
+    """The best-ranked recent posts of the people the user follows or is friends with.
+
+    The feed's own ranking decides (docs/FEED.md), as the user would see it; their own posts
+    are left out.
+    """
+    viewer = Principal(user_id=user_id, session_id=0, role="user", username=username)
+    scored, _ = await feed_queries.ranked_ids(
+        session, principal=viewer, settings=ctx.settings, now=now
+    )
+    found: list[TopPost] = []
+    for post_id, _score in scored[: limit * 4]:
+        try:
+            view = await posts_queries.get_post_view(
+                session, viewer=viewer, post_id=post_id, media=ctx.media
+            )
+        except NotFound:
+            continue
+        if int(view.author.id) == user_id or not view.text:
+            continue
+        author = view.author.display_name or view.author.username
+        url = f"{ctx.settings.notifications_public_url.rstrip('/')}/posts/{view.id}"
+        found.append(TopPost(author=author, excerpt=_excerpt(view.text), url=url))
+        if len(found) == limit:
+            break
+    return found
+
+
 def digest_email(
     ch: Channels,
     *,
@@ -326,8 +373,9 @@ def digest_email(
     period: str,
     items: list[Notification],
     total: int,
+    posts: list[TopPost] | None = None,
 ) -> Email:
-    """A summary of unread notifications: plain text and HTML, with an unsubscribe link."""
+    """A summary of unread notifications and top posts: text and HTML, with unsubscribe link."""
     unsubscribe = unsubscribe_url(ch, user_id=user_id, category="system")
     link = f"{ch.public_url}/notifications"
     heading = f"Your {period} townsquare digest: {total} unread notification" + (
@@ -337,9 +385,23 @@ def digest_email(
     lines += [f"- {row.title}" for row in items]
     if total > len(items):
         lines.append(f"... and {total - len(items)} more")
+    posts = posts or []
+    if posts:
+        lines += ["", "Top posts from your network:"]
+        lines += [f"- {p.author}: {p.excerpt} ({p.url})" for p in posts]
     lines += ["", f"Open: {link}", "", f"Stop digest emails: {unsubscribe}"]
     entries = "".join(f"<li>{html.escape(row.title)}</li>" for row in items)
     more = f"<p>… and {total - len(items)} more</p>" if total > len(items) else ""
+    if posts:
+        more += (
+            "<h3>Top posts from your network</h3><ul>"
+            + "".join(
+                f'<li><strong>{html.escape(p.author)}</strong>: <a href="{html.escape(p.url)}">'
+                f"{html.escape(p.excerpt)}</a></li>"
+                for p in posts
+            )
+            + "</ul>"
+        )
     body = (
         f"<p>Hi {html.escape(name)},</p><h2>{html.escape(heading)}</h2><ul>{entries}</ul>{more}"
         f'<p><a href="{html.escape(link)}">Open townsquare</a></p>'
@@ -421,8 +483,9 @@ async def send_due_digests(ctx: AppContext, *, now: datetime | None = None) -> i
                     )
                 ).scalars()
             )
-        if not items:
-            continue
+            if not items:
+                continue
+            posts = await top_posts(ctx, session, user_id=uid, username=username, now=now)
         period = "daily" if digest == "daily" else "weekly"
         mail = digest_email(
             ch,
@@ -432,6 +495,7 @@ async def send_due_digests(ctx: AppContext, *, now: datetime | None = None) -> i
             period=period,
             items=items,
             total=total,
+            posts=posts,
         )
         try:
             await ch.mailer.send(mail)
