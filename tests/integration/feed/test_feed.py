@@ -205,3 +205,16 @@ async def test_preferences_filter_types_and_reported_posts(client):
 
 async def test_feed_needs_sign_in(client):
     assert (await client.get("/api/v1/feed")).status_code == 401
+
+
+async def test_banned_authors_leave_the_feed(client):
+    from tests.factories import make_admin
+
+    admin = await make_admin(client)
+    me, pal = await register(client, "meme"), await register(client, "pal")
+    await befriend(client, me, pal)
+    await post(client, pal, "soon banned")
+    assert await texts(client, me) == ["soon banned"]
+    await client.patch("/api/v1/admin/users/pal", headers=admin.headers, json={"status": "banned"})
+    for sort in ("ranked", "latest"):
+        assert await texts(client, me, sort=sort) == [], sort
