@@ -210,7 +210,11 @@ async def _render(
         )
     }
     scores = dict(ordered)
-    return [FeedItem(**views[pid].model_dump(), score=scores[pid]) for pid in ids if pid in views]
+    return [  # already validated as PostView: construct, do not validate again
+        FeedItem.model_construct(**dict(views[pid]), score=scores[pid])
+        for pid in ids
+        if pid in views
+    ]
 
 
 async def _latest(
