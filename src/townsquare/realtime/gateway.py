@@ -996,6 +996,12 @@ class Gateway:
                     continue
                 conn.pong_due = True
                 conn.push(_PING_FRAME, p.EIO_PING)
+            for http in list(self.tcp):
+                # plain HTTP connections that sent no complete request for two intervals
+                if not http.ws and not http.busy:
+                    http.idle_ticks += 1
+                    if http.idle_ticks > 2:
+                        http.abort()
 
     async def _expiry_loop(self) -> None:
         """End connections whose access token expired (clients refresh it and reconnect)."""

@@ -76,6 +76,7 @@ class HttpConn(asyncio.Protocol):
         "frag_binary",
         "frag_size",
         "gw",
+        "idle_ticks",
         "keep_alive",
         "origin",
         "transport",
@@ -89,6 +90,7 @@ class HttpConn(asyncio.Protocol):
         self.busy = False
         self.closed = False
         self.keep_alive = True
+        self.idle_ticks = 0  # ping-loop ticks without a complete request (slow-loris guard)
         self.origin: str | None = None
         self.ws = False  # upgraded to WebSocket
         self.conn: Connection | None = None
@@ -154,6 +156,7 @@ class HttpConn(asyncio.Protocol):
             total = end + 4 + length
             if len(self.buf) < total:
                 return
+            self.idle_ticks = 0
             raw_head = bytes(self.buf[: end + 4])
             body = bytes(self.buf[end + 4 : total])
             del self.buf[:total]

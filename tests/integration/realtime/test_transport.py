@@ -134,3 +134,14 @@ async def test_session_that_never_connects_is_closed(start_gateway: GatewayFacto
             await converse(ws)
     assert got[-1] == "1"  # the server closed the Engine.IO session itself
     assert "2" in got
+
+
+async def test_connections_that_never_send_a_request_are_closed(
+    start_gateway: GatewayFactory,
+) -> None:
+    _, url = await start_gateway(gateway_ping_interval_seconds=0.2)
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\n")  # no end
+    assert await asyncio.wait_for(reader.read(), WAIT) == b""  # the server hung up
+    writer.close()
