@@ -22,6 +22,7 @@ from townsquare.core import ids, security
 from townsquare.core.errors import AppError
 from townsquare.core.http import HttpMetrics, RequestMiddleware
 from townsquare.domains.accounts.router import router as accounts_router
+from townsquare.domains.chat.router import router as chat_router
 from townsquare.domains.feed.router import router as feed_router
 from townsquare.domains.notifications.router import router as notifications_router
 from townsquare.domains.posts.router import router as posts_router
@@ -160,5 +161,6 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.include_router(realtime_router)
     app.include_router(jobs_router)
     app.include_router(notifications_router)
+    app.include_router(chat_router)
     app.mount("/media", StaticFiles(directory=context.media.root, check_dir=False), name="media")
     return app

@@ -139,3 +139,9 @@ class Settings(BaseSettings):
     feed_snapshot_ttl_seconds: int = Field(default=900, ge=10)
     feed_hide_reported_threshold: int = Field(default=3, ge=1)
     feed_like_aggregate_seconds: float = Field(default=2.0, ge=0)
+
+    # --- chat (owned by the chat issue; see docs/API.md "Chat") ---
+    chat_typing_ttl_seconds: float = Field(default=10.0, gt=0, le=60)
+    chat_typing_max_room_size: int = Field(default=50, ge=0)
+    chat_notify_delay_seconds: float = Field(default=30.0, ge=0)
+    chat_notify_max_room_size: int = Field(default=20, ge=1)

@@ -2,6 +2,7 @@
 
 from townsquare.core.db import Base
 from townsquare.domains.accounts import models as accounts_models
+from townsquare.domains.chat import models as chat_models
 from townsquare.domains.feed import models as feed_models
 from townsquare.domains.notifications import models as notifications_models
 from townsquare.domains.posts import models as posts_models
@@ -11,6 +12,7 @@ metadata = Base.metadata
 
 __all__ = [
     "accounts_models",
+    "chat_models",
     "feed_models",
     "metadata",
     "notifications_models",

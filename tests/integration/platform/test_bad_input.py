@@ -41,6 +41,8 @@ def json_operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
             concrete = path.replace("{username}", "someone").replace("{session_id}", "1")
             for name in ("{job_id}", "{subscription_id}"):  # notifications and jobs
                 concrete = concrete.replace(name, "1")
+            for name in ("{room_id}", "{message_id}", "{user_id}"):  # chat
+                concrete = concrete.replace(name, "1")
             for name in PATH_IDS:  # social, posts, feed: ids that name nothing
                 concrete = concrete.replace(name, "1")
             found.append((method.upper(), concrete, resolve(spec, schema)))
@@ -102,6 +104,8 @@ async def test_every_path_parameter_refuses_junk(client):
             for junk in ("-1", "0", "9" * 30, "1.5", "%20", "a" * 200):
                 concrete = path.replace("{username}", junk).replace("{session_id}", junk)
                 for name in ("{job_id}", "{subscription_id}"):  # notifications and jobs
+                    concrete = concrete.replace(name, junk)
+                for name in ("{room_id}", "{message_id}", "{user_id}"):  # chat
                     concrete = concrete.replace(name, junk)
                 for name in PATH_IDS:
                     concrete = concrete.replace(name, junk)

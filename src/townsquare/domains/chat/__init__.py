@@ -1,0 +1,1 @@
+"""Chat: direct, group, team and public rooms with messages, receipts and search."""

@@ -1,0 +1,651 @@
+"""Every chat write and the events it publishes after commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townsquare.core.clock import utcnow
+from townsquare.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from townsquare.core.events import emit, user_room
+from townsquare.core.ids import new_id
+from townsquare.domains.accounts import queries as account_queries
+from townsquare.domains.chat import policy, queries
+from townsquare.domains.chat.models import (
+    ChatMember,
+    ChatMessage,
+    ChatMessageEdit,
+    ChatReaction,
+    ChatRoom,
+    ChatUserSettings,
+)
+from townsquare.domains.chat.schemas import (
+    MAX_TEXT,
+    CreateRoom,
+    MessageUpdated,
+    MessageView,
+    NewMessage,
+    ReadReceipt,
+    RoomChanged,
+    SendMessage,
+    UnreadChanged,
+    UpdateRoom,
+)
+from townsquare.domains.posts import content
+from townsquare.infra import jobs
+from townsquare.infra.media import LocalMediaStore
+
+NOTIFY_JOB = "chat.notify"
+MAX_MEMBERS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A stored message as its sender sees it; `created` is False for a recognised resend."""
+
+    message: MessageView
+    created: bool
+
+
+def _direct_key(a: int, b: int) -> str:
+    low, high = sorted((a, b))
+    return f"{low}:{high}"
+
+
+async def _existing_users(session: AsyncSession, user_ids: list[int]) -> list[int]:
+    found = []
+    for uid in dict.fromkeys(user_ids):
+        user = await account_queries.get_user(session, user_id=uid)
+        if user is None or user.status == "banned":
+            raise ValidationFailed("No such user", code="unknown_user", user_id=str(uid))
+        found.append(uid)
+    return found
+
+
+async def _add_member(
+    session: AsyncSession, *, room: ChatRoom, user_id: int, role: str = "member"
+) -> ChatMember:
+    if room.member_count >= MAX_MEMBERS:
+        raise Conflict(f"A room holds at most {MAX_MEMBERS} members", code="room_full")
+    member = ChatMember(
+        room_id=room.id,
+        user_id=user_id,
+        role=role,
+        joined_at=utcnow(),
+        joined_seq=room.last_seq,
+        last_read_seq=room.last_seq,
+    )
+    session.add(member)
+    room.member_count += 1
+    await session.flush()
+    return member
+
+
+async def _next_seq(session: AsyncSession, room: ChatRoom) -> int:
+    """Take the room's next sequence; on PostgreSQL the row lock orders concurrent senders."""
+    now = utcnow()
+    seq = await session.scalar(
+        update(ChatRoom)
+        .where(ChatRoom.id == room.id)
+        .values(last_seq=ChatRoom.last_seq + 1, last_activity_at=now)
+        .returning(ChatRoom.last_seq)
+        .execution_options(synchronize_session=False)
+    )
+    assert seq is not None
+    await session.refresh(room)
+    return int(seq)
+
+
+async def _system(
+    session: AsyncSession,
+    *,
+    room: ChatRoom,
+    actor_id: int | None,
+    event: str,
+    text: str,
+    media: LocalMediaStore,
+    subject_id: int | None = None,
+) -> ChatMessage:
+    """A system note (joins, leaves, renames) in the room's sequence, told to the room."""
+    seq = await _next_seq(session, room)
+    data: dict[str, object] = {"event": event}
+    if subject_id is not None:
+        data["user_id"] = str(subject_id)
+    message = ChatMessage(
+        id=new_id(),
+        room_id=room.id,
+        seq=seq,
+        sender_id=actor_id,
+        type="system",
+        text=text,
+        data=data,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    room.last_message_id = message.id
+    await session.flush()
+    view = await queries.render_message(session, viewer_id=0, message=message, media=media)
+    emit(session, NewMessage(room_id=room.id, message=view), to=[queries.room_channel(room.id)])
+    return message
+
+
+async def _name(session: AsyncSession, user_id: int) -> str:
+    user = await account_queries.get_user(session, user_id=user_id)
+    if user is None:
+        return "someone"
+    return user.display_name or user.username
+
+
+def _tell(session: AsyncSession, room_id: int, change: str, *users: int) -> None:
+    emit(
+        session,
+        RoomChanged(room_id=room_id, change=change, user_id=users[0] if users else None),
+        to=[queries.room_channel(room_id), *(user_room(u) for u in users)],
+    )
+
+
+# rooms -------------------------------------------------------------------------------------------
+
+
+async def check_create_room(
+    session: AsyncSession, *, creator_id: int, body: CreateRoom, media: LocalMediaStore
+) -> tuple[ChatRoom, bool]:
+    """Create a room with its first members; a direct room that exists is returned as it is."""
+    others = [u for u in dict.fromkeys(body.member_ids) if u != creator_id]
+    if body.type == "direct":
+        if len(others) != 1 or body.name is not None:
+            raise ValidationFailed(
+                "A direct room has exactly one other member and no name", code="invalid_direct"
+            )
+        key = _direct_key(creator_id, others[0])
+        existing = await session.scalar(select(ChatRoom).where(ChatRoom.direct_key == key))
+        if existing is not None:
+            member = await queries.get_member(session, room_id=existing.id, user_id=creator_id)
+            if member is not None:
+                return existing, False
+    elif body.name is None:
+        raise ValidationFailed("This room needs a name", code="name_required")
+    await _existing_users(session, others)
+    for uid in others:
+        await policy.check_may_message(session, actor_id=creator_id, target_id=uid)
+    if body.type == "direct":
+        existing = await session.scalar(
+            select(ChatRoom).where(ChatRoom.direct_key == _direct_key(creator_id, others[0]))
+        )
+        if existing is not None:  # the creator had left it: back in, same conversation
+            await _add_member(session, room=existing, user_id=creator_id)
+            return existing, False
+    now = utcnow()
+    room = ChatRoom(
+        id=new_id(),
+        type=body.type,
+        name=body.name,
+        description=body.description,
+        avatar_url=body.avatar_url,
+        direct_key=_direct_key(creator_id, others[0]) if body.type == "direct" else None,
+        created_by=creator_id,
+        post_policy="everyone",
+        add_policy="everyone" if body.type == "direct" else "admins",
+        slow_mode_seconds=0,
+        hide_history=body.hide_history,
+        member_count=0,
+        last_seq=0,
+        last_activity_at=now,
+        created_at=now,
+    )
+    session.add(room)
+    await session.flush()
+    await _add_member(
+        session, room=room, user_id=creator_id, role="member" if body.type == "direct" else "admin"
+    )
+    for uid in others:
+        await _add_member(session, room=room, user_id=uid)
+    for uid in [creator_id, *others]:
+        emit(session, RoomChanged(room_id=room.id, change="created"), to=[user_room(uid)])
+    return room, True
+
+
+async def check_join(
+    session: AsyncSession, *, user_id: int, room_id: int, media: LocalMediaStore
+) -> ChatRoom:
+    """Join a public room (anyone may); others are joined by being added."""
+    room, member = await queries.access_room(session, user_id=user_id, room_id=room_id)
+    if member is not None:
+        return room
+    if room.type != "public":
+        raise NotFound("No such room")
+    await _add_member(session, room=room, user_id=user_id)
+    await _system(
+        session,
+        room=room,
+        actor_id=user_id,
+        event="joined",
+        text=f"{await _name(session, user_id)} joined",
+        media=media,
+        subject_id=user_id,
+    )
+    _tell(session, room.id, "joined", user_id)
+    return room
+
+
+async def _remove(
+    session: AsyncSession, *, room: ChatRoom, member: ChatMember, actor_id: int
+) -> None:
+    """Drop a member; when the last admin goes, the longest-standing member becomes admin."""
+    was_admin = member.role == "admin"
+    await session.delete(member)
+    room.member_count -= 1
+    await session.flush()
+    if not was_admin or room.type == "direct":
+        return
+    admins = await session.scalar(
+        select(ChatMember.user_id)
+        .where(ChatMember.room_id == room.id, ChatMember.role == "admin")
+        .limit(1)
+    )
+    if admins is not None:
+        return
+    heir = await session.scalar(
+        select(ChatMember)
+        .where(ChatMember.room_id == room.id)
+        .order_by(ChatMember.joined_at, ChatMember.user_id)
+        .limit(1)
+    )
+    if heir is not None:
+        heir.role = "admin"
+        _tell(session, room.id, "promoted", heir.user_id)
+
+
+async def check_leave(
+    session: AsyncSession, *, user_id: int, room_id: int, media: LocalMediaStore
+) -> None:
+    """Leave a room; a direct room is left too (writing again brings one back)."""
+    room, member = await queries.access_membership(session, user_id=user_id, room_id=room_id)
+    await _remove(session, room=room, member=member, actor_id=user_id)
+    await _system(
+        session,
+        room=room,
+        actor_id=user_id,
+        event="left",
+        text=f"{await _name(session, user_id)} left",
+        media=media,
+        subject_id=user_id,
+    )
+    _tell(session, room.id, "left", user_id)
+
+
+async def check_add_member(
+    session: AsyncSession, *, actor_id: int, room_id: int, user_id: int, media: LocalMediaStore
+) -> None:
+    """Add someone (admins, or anyone when the room allows it); blocks and settings apply."""
+    room, actor = await queries.access_membership(session, user_id=actor_id, room_id=room_id)
+    if not policy.can_add(room, actor):
+        raise Forbidden("Only admins may add people here", code="forbidden")
+    if await queries.get_member(session, room_id=room_id, user_id=user_id) is not None:
+        return
+    await _existing_users(session, [user_id])
+    await policy.check_may_message(session, actor_id=actor_id, target_id=user_id)
+    await _add_member(session, room=room, user_id=user_id)
+    await _system(
+        session,
+        room=room,
+        actor_id=actor_id,
+        event="added",
+        text=f"{await _name(session, actor_id)} added {await _name(session, user_id)}",
+        media=media,
+        subject_id=user_id,
+    )
+    _tell(session, room.id, "added", user_id)
+
+
+async def check_remove_member(
+    session: AsyncSession, *, actor_id: int, room_id: int, user_id: int, media: LocalMediaStore
+) -> None:
+    """Remove someone (admins only; removing oneself is leaving)."""
+    if actor_id == user_id:
+        await check_leave(session, user_id=actor_id, room_id=room_id, media=media)
+        return
+    room, actor = await queries.access_membership(session, user_id=actor_id, room_id=room_id)
+    if not policy.is_admin(actor) or room.type == "direct":
+        raise Forbidden("Only admins may remove people", code="forbidden")
+    member = await queries.get_member(session, room_id=room_id, user_id=user_id)
+    if member is None:
+        raise NotFound("Not a member")
+    await _remove(session, room=room, member=member, actor_id=actor_id)
+    await _system(
+        session,
+        room=room,
+        actor_id=actor_id,
+        event="removed",
+        text=f"{await _name(session, actor_id)} removed {await _name(session, user_id)}",
+        media=media,
+        subject_id=user_id,
+    )
+    _tell(session, room.id, "removed", user_id)
+
+
+async def check_set_role(
+    session: AsyncSession, *, actor_id: int, room_id: int, user_id: int, role: str
+) -> None:
+    """Promote or demote (admins); the last admin cannot demote themselves."""
+    room, actor = await queries.access_membership(session, user_id=actor_id, room_id=room_id)
+    if not policy.is_admin(actor) or room.type == "direct":
+        raise Forbidden("Only admins may change roles", code="forbidden")
+    member = await queries.get_member(session, room_id=room_id, user_id=user_id)
+    if member is None:
+        raise NotFound("Not a member")
+    if member.role == role:
+        return
+    if role == "member":
+        admins = await session.scalar(
+            select(ChatMember.user_id)
+            .where(
+                ChatMember.room_id == room_id,
+                ChatMember.role == "admin",
+                ChatMember.user_id != user_id,
+            )
+            .limit(1)
+        )
+        if admins is None:
+            raise Conflict("A room needs an admin", code="last_admin")
+    member.role = role
+    _tell(session, room_id, "promoted" if role == "admin" else "demoted", user_id)
+
+
+async def check_update_room(
+    session: AsyncSession, *, actor_id: int, room_id: int, body: UpdateRoom, media: LocalMediaStore
+) -> ChatRoom:
+    """Change name, description, avatar and rules (admins; direct rooms have none)."""
+    room, actor = await queries.access_membership(session, user_id=actor_id, room_id=room_id)
+    if not policy.is_admin(actor) or room.type == "direct":
+        raise Forbidden("Only admins may change this room", code="forbidden")
+    fields = body.model_dump(exclude_unset=True)
+    old_name = room.name
+    for key in (
+        "description",
+        "avatar_url",
+        "post_policy",
+        "add_policy",
+        "slow_mode_seconds",
+        "hide_history",
+    ):
+        if key in fields and (fields[key] is not None or key in ("description", "avatar_url")):
+            setattr(room, key, fields[key])
+    if fields.get("name") is not None:
+        room.name = fields["name"]
+    await session.flush()
+    if room.name != old_name:
+        await _system(
+            session,
+            room=room,
+            actor_id=actor_id,
+            event="renamed",
+            text=f"{await _name(session, actor_id)} renamed the room to {room.name}",
+            media=media,
+        )
+    _tell(session, room_id, "settings")
+    return room
+
+
+# messages ----------------------------------------------------------------------------------------
+
+
+async def _own_resend(
+    session: AsyncSession, *, user_id: int, client_id: str | None, media: LocalMediaStore
+) -> Sent | None:
+    if client_id is None:
+        return None
+    existing = await session.scalar(
+        select(ChatMessage).where(
+            ChatMessage.sender_id == user_id, ChatMessage.client_id == client_id
+        )
+    )
+    if existing is None:
+        return None
+    view = await queries.render_message(session, viewer_id=user_id, message=existing, media=media)
+    return Sent(message=view, created=False)
+
+
+async def _check_text(raw: str) -> str:
+    clean = content.sanitize(raw)
+    visible = content.plain(clean).strip()
+    if not visible:
+        raise ValidationFailed("A message needs text", code="empty_message")
+    if len(visible) > MAX_TEXT or len(clean) > 4 * MAX_TEXT:
+        raise ValidationFailed(f"A message has at most {MAX_TEXT} characters", code="text_too_long")
+    return clean
+
+
+async def _mentions(session: AsyncSession, *, room_id: int, sender_id: int, text: str) -> list[int]:
+    """@usernames of members of this room; other names stay plain text."""
+    found = []
+    for name in content.find_mentions(text)[:20]:
+        user = await account_queries.get_user_by_username(session, username=name)
+        if user is None or user.id == sender_id:
+            continue
+        if await queries.get_member(session, room_id=room_id, user_id=user.id) is not None:
+            found.append(user.id)
+    return found
+
+
+async def check_send_message(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    room_id: int,
+    body: SendMessage,
+    media: LocalMediaStore,
+    notify_delay: float,
+) -> Sent:
+    """Store a message with the room's next sequence and tell the room, once per client_id."""
+    resent = await _own_resend(session, user_id=user_id, client_id=body.client_id, media=media)
+    if resent is not None:
+        return resent
+    room, member = await queries.access_membership(session, user_id=user_id, room_id=room_id)
+    if not policy.can_post(room, member):
+        raise Forbidden("Only admins may write here", code="posting_restricted")
+    if room.type == "direct" and room.direct_key:
+        low, high = (int(x) for x in room.direct_key.split(":"))
+        await policy.check_may_message(
+            session, actor_id=user_id, target_id=high if low == user_id else low
+        )
+    now = utcnow()
+    if room.slow_mode_seconds and not policy.is_admin(member) and member.last_sent_at:
+        wait = member.last_sent_at + timedelta(seconds=room.slow_mode_seconds) - now
+        if wait.total_seconds() > 0:
+            raise RateLimited(
+                "Slow mode is on in this room",
+                code="slow_mode",
+                retry_after=int(wait.total_seconds()) + 1,
+            )
+    clean = await _check_text(body.message)
+    if body.reply_to_id is not None:
+        parent = await session.get(ChatMessage, body.reply_to_id)
+        if (
+            parent is None
+            or parent.room_id != room_id
+            or parent.seq < policy.sees_from(room, member)
+        ):
+            raise ValidationFailed("The message replied to is not in this room", code="bad_reply")
+    mentioned = await _mentions(session, room_id=room_id, sender_id=user_id, text=clean)
+    try:
+        async with session.begin_nested():
+            seq = await _next_seq(session, room)
+            message = ChatMessage(
+                id=new_id(),
+                room_id=room_id,
+                seq=seq,
+                sender_id=user_id,
+                type=body.type,
+                text=clean,
+                reply_to_id=body.reply_to_id,
+                client_id=body.client_id,
+                data={"mentions": [str(m) for m in mentioned]} if mentioned else {},
+                created_at=now,
+            )
+            session.add(message)
+            await session.flush()
+    except IntegrityError:
+        resent = await _own_resend(session, user_id=user_id, client_id=body.client_id, media=media)
+        if resent is None:
+            raise
+        return resent
+    room.last_message_id = message.id
+    member.last_read_seq = seq
+    member.last_sent_at = now
+    view = await queries.render_message(session, viewer_id=user_id, message=message, media=media)
+    public = view.model_copy(update={"client_id": None})
+    emit(session, NewMessage(room_id=room_id, message=public), to=[queries.room_channel(room_id)])
+    jobs.defer(session, NOTIFY_JOB, {"message_id": str(message.id)}, delay=notify_delay)
+    return Sent(message=view, created=True)
+
+
+async def _own_message(
+    session: AsyncSession, *, user_id: int, message_id: int
+) -> tuple[ChatRoom, ChatMember, ChatMessage]:
+    room, member, message = await queries.access_message(
+        session, user_id=user_id, message_id=message_id
+    )
+    if message.deleted_at is not None:
+        raise NotFound("This message was deleted", code="message_deleted")
+    return room, member, message
+
+
+async def _updated(
+    session: AsyncSession,
+    *,
+    message: ChatMessage,
+    change: str,
+    viewer_id: int,
+    media: LocalMediaStore,
+) -> MessageView:
+    view = await queries.render_message(session, viewer_id=viewer_id, message=message, media=media)
+    emit(
+        session,
+        MessageUpdated(
+            room_id=message.room_id,
+            change=change,
+            message=view.model_copy(update={"client_id": None, "status": None}),
+        ),
+        to=[queries.room_channel(message.room_id)],
+    )
+    return view
+
+
+async def check_edit_message(
+    session: AsyncSession, *, user_id: int, message_id: int, text: str, media: LocalMediaStore
+) -> MessageView:
+    """Edit one's own message; the previous text is kept in its history."""
+    _, _, message = await _own_message(session, user_id=user_id, message_id=message_id)
+    if message.sender_id != user_id or message.type == "system":
+        raise Forbidden("Only the sender may edit a message", code="forbidden")
+    clean = await _check_text(text)
+    if clean == message.text:
+        return await queries.render_message(
+            session, viewer_id=user_id, message=message, media=media
+        )
+    now = utcnow()
+    session.add(
+        ChatMessageEdit(id=new_id(), message_id=message.id, text=message.text, edited_at=now)
+    )
+    message.text = clean
+    message.edited_at = now
+    await session.flush()
+    return await _updated(session, message=message, change="edited", viewer_id=user_id, media=media)
+
+
+async def check_delete_message(
+    session: AsyncSession, *, user_id: int, message_id: int, media: LocalMediaStore
+) -> MessageView:
+    """Delete for everyone (the sender or a room admin): a tombstone keeps its place."""
+    _, member, message = await _own_message(session, user_id=user_id, message_id=message_id)
+    if message.sender_id != user_id and not policy.is_admin(member):
+        raise Forbidden("Only the sender or an admin may delete a message", code="forbidden")
+    message.deleted_at = utcnow()
+    message.text = ""
+    message.data = {}
+    await session.execute(delete(ChatMessageEdit).where(ChatMessageEdit.message_id == message.id))
+    await session.execute(delete(ChatReaction).where(ChatReaction.message_id == message.id))
+    await session.flush()
+    return await _updated(
+        session, message=message, change="deleted", viewer_id=user_id, media=media
+    )
+
+
+async def check_toggle_reaction(
+    session: AsyncSession, *, user_id: int, message_id: int, emoji: str, media: LocalMediaStore
+) -> MessageView:
+    """Add the caller's emoji, or take it back if it is there."""
+    _, _, message = await _own_message(session, user_id=user_id, message_id=message_id)
+    existing = await session.get(ChatReaction, (message_id, user_id, emoji))
+    if existing is not None:
+        await session.delete(existing)
+    else:
+        kinds = set(
+            (
+                await session.execute(
+                    select(ChatReaction.emoji).where(ChatReaction.message_id == message_id)
+                )
+            ).scalars()
+        )
+        if emoji not in kinds and len(kinds) >= 50:
+            raise Conflict(
+                "A message has at most 50 different reactions", code="too_many_reactions"
+            )
+        session.add(
+            ChatReaction(message_id=message_id, user_id=user_id, emoji=emoji, created_at=utcnow())
+        )
+    await session.flush()
+    return await _updated(
+        session, message=message, change="reactions", viewer_id=user_id, media=media
+    )
+
+
+async def check_mark_read(
+    session: AsyncSession, *, user_id: int, room_id: int, message_id: int
+) -> tuple[int, int]:
+    """Move the caller's read mark forward (never back); returns (last read seq, unread count).
+
+    Their other devices get the new count; members who share receipts get a receipt, unless
+    the reader switched receipts off.
+    """
+    _, member = await queries.access_membership(session, user_id=user_id, room_id=room_id)
+    message = await session.get(ChatMessage, message_id)
+    if message is None or message.room_id != room_id:
+        raise NotFound("No such message")
+    if message.seq > member.last_read_seq:
+        member.last_read_seq = message.seq
+        await session.flush()
+        if await queries.read_receipts_on(session, user_id=user_id):
+            others = [u for u in await queries.member_ids(session, room_id=room_id) if u != user_id]
+            off = await queries.receipts_off(session, user_ids=others)
+            audience = [user_room(u) for u in others if u not in off]
+            if audience:
+                emit(
+                    session,
+                    ReadReceipt(
+                        room_id=room_id, user_id=user_id, message_id=message.id, seq=message.seq
+                    ),
+                    to=audience,
+                )
+    counts = await queries.unread_counts(session, user_id=user_id, room_ids=[room_id])
+    unread = counts.get(room_id, 0)
+    emit(
+        session,
+        UnreadChanged(room_id=room_id, unread_count=unread, last_read_seq=member.last_read_seq),
+        to=[user_room(user_id)],
+    )
+    return member.last_read_seq, unread
+
+
+async def do_set_read_receipts(session: AsyncSession, *, user_id: int, enabled: bool) -> bool:
+    row = await session.get(ChatUserSettings, user_id)
+    if row is None:
+        session.add(ChatUserSettings(user_id=user_id, read_receipts=enabled))
+    else:
+        row.read_receipts = enabled
+    return enabled
