@@ -281,9 +281,8 @@ class RedisBus:
         self.client_name = f"{prefix}bus-{secrets.token_hex(4)}"
         self._redis = aioredis.from_url(url, client_name=self.client_name)
         self._pubsub = self._redis.pubsub()
-        self._resync_handlers: list[Callable[[], Awaitable[None]]] = []
-        self._resubscribing = 0
-        self._resync_task: asyncio.Task[None] | None = None
+        self._resync_handlers: list[Callable[[str], Awaitable[None]]] = []
+        self._resync_tasks: set[asyncio.Task[None]] = set()
         self._prefix = prefix
         self._channel_prefix = prefix + "room:"
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
@@ -414,11 +413,12 @@ class RedisBus:
             out.append(BusMessage(room, event, offset, with_offset(fields[b"a"].decode(), offset)))
         return out
 
-    def on_resync(self, handler: Callable[[], Awaitable[None]]) -> None:
-        """Call `handler` after the subscription connection was lost and restored.
+    def on_resync(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        """Call `handler(room)` when a room's subscription was lost and has just been restored.
 
-        Messages published while it was down reached nobody here; a gateway uses this to replay
-        durable events from the streams to its connected clients.
+        redis-py reconnects a dropped pub/sub connection and re-subscribes every channel; the
+        unsolicited confirmation tells us messages for that room may have reached nobody here.
+        A gateway uses this to replay durable events from the room's stream.
         """
         self._resync_handlers.append(handler)
 
@@ -433,10 +433,7 @@ class RedisBus:
                 raise
             except Exception:
                 log.warning("redis_bus_read_failed", exc_info=True)
-                # redis-py reconnects and re-subscribes every channel on the next read; the
-                # resync runs once all those confirmations are back
-                self._resubscribing = max(1, len(self._handlers))
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(0.5)  # redis-py reconnects and re-subscribes on the next read
                 continue
             if message is None:
                 continue
@@ -449,22 +446,26 @@ class RedisBus:
                         future.set_result(None)
                     if not waiters:
                         del self._confirm[message["channel"]]
-                elif self._resubscribing:
-                    self._resubscribing -= 1
-                    if not self._resubscribing:
-                        self._resync_task = asyncio.create_task(self._resync())
+                else:  # nobody asked: a re-subscription after a reconnect
+                    channel = message["channel"]
+                    room = (channel.decode() if isinstance(channel, bytes) else channel)[
+                        len(self._channel_prefix) :
+                    ]
+                    task = asyncio.create_task(self._resync(room))
+                    self._resync_tasks.add(task)
+                    task.add_done_callback(self._resync_tasks.discard)
                 continue
             if kind != "message":
                 continue
             self._dispatch(message["data"])
 
-    async def _resync(self) -> None:
-        log.info("redis_bus_resync", handlers=len(self._resync_handlers))
+    async def _resync(self, room: str) -> None:
+        log.info("redis_bus_resync", room=room)
         for handler in self._resync_handlers:
             try:
-                await handler()
+                await handler(room)
             except Exception:
-                log.exception("redis_bus_resync_failed")
+                log.exception("redis_bus_resync_failed", room=room)
 
     def _dispatch(self, raw: bytes) -> None:
         text = raw.decode()

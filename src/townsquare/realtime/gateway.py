@@ -671,12 +671,13 @@ class Gateway:
                     conn.send(p.encode_event(NAMESPACE, msg.args))
         self._release(conn)
 
-    async def _resync(self) -> None:
-        """After the bus lost messages (a Redis reconnect), replay durable events from history."""
-        for conn in list(self.sessions.values()):
-            if conn.state != "connected" or conn.principal is None or conn.buffer is not None:
+    async def _resync(self, room: str) -> None:
+        """A room's bus subscription was restored: replay what its members may have missed."""
+        if not room.startswith("user:"):
+            return  # live-only rooms have nothing to replay
+        for conn in list(self.rooms.get(room, ())):
+            if conn.state != "connected" or conn.buffer is not None:
                 continue
-            room = user_room(conn.principal.user_id)
             if conn.last_key == (0, 0):
                 # nothing durable seen yet, so no offset to resume from: let the client refetch
                 conn.send(
