@@ -102,6 +102,7 @@ class RoomRef(Strict):
 class Typing(Strict):
     room_id: Id = Field(validation_alias=_alias("room_id", "roomId"))
     is_typing: bool = Field(default=True, validation_alias=_alias("is_typing", "isTyping"))
+    client_id: ClientId = None
 
 
 class ReadUpTo(Strict):
