@@ -109,6 +109,7 @@ class Settings(BaseSettings):
     push_vapid_subject: str = "mailto:admin@localhost"
     push_ttl_seconds: int = Field(default=24 * 3600, ge=0)
     push_timeout_seconds: float = Field(default=10.0, gt=0)
+    push_https_only: bool = True  # plain-http endpoints only for local test push services
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_tls: str = Field(default="starttls", pattern="^(none|starttls|tls)$")

@@ -20,6 +20,7 @@ FAST_JOBS: dict[str, Any] = {
     "jobs_poll_seconds": 0.05,
     "jobs_schedules_enabled": False,
     "push_timeout_seconds": 5.0,
+    "push_https_only": False,  # the local push service speaks plain http
 }
 
 

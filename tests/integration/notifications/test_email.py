@@ -117,9 +117,10 @@ async def test_a_notification_email_has_text_html_and_a_working_unsubscribe(mail
     assert prefs["categories"]["friend_requests"] == {"in_app": True, "push": True, "email": False}
     # other categories keep emailing; this one no longer does
     await notify(client, recipient_id=ana.id, type="friend_request", actor_id=ben.id)
-    await notify(client, recipient_id=ana.id, type="mention", actor_id=ben.id)
+    await notify(client, recipient_id=ana.id, type="message", actor_id=ben.id)
     await app_ctx(client).jobs.idle()
-    assert [m["Subject"] for m in inbox.to(ana.email)][1:] == ["benmail mentioned you in a post"]
+    subjects = [m["Subject"] for m in inbox.to(ana.email)][1:]
+    assert subjects == ["benmail sent you a message"]
 
 
 async def test_forged_unsubscribe_tokens_are_refused(mail_client):
@@ -273,3 +274,19 @@ async def test_the_digest_job_is_scheduled(client):
     ctx = app_ctx(client)
     assert ctx.jobs.jobs.schedules["notifications.digest"].every == 900
     assert ctx.jobs.jobs.schedules["notifications.cleanup"].every == 3600
+
+
+async def test_a_line_break_in_a_name_cannot_inject_headers(mail_client, inbox):
+    client = mail_client
+    ana = await register(client)
+    ben = await register(client)
+    reply = await client.patch(
+        "/api/v1/users/me", headers=ben.headers, json={"display_name": "Ben\nBcc: x@evil.example"}
+    )
+    assert reply.status_code == 200
+    await notify(client, recipient_id=ana.id, type="mention", actor_id=ben.id)
+    await app_ctx(client).jobs.idle()
+    [message] = inbox.to(ana.email)
+    assert message["Subject"] == "Ben Bcc: x@evil.example mentioned you in a post"
+    assert message["Bcc"] is None
+    assert all(r == ana.email for env, _ in inbox.messages for r in env.rcpt_tos)

@@ -257,3 +257,37 @@ async def test_grouped_updates_do_not_push_again(client, service):
         )
     await app_ctx(client).jobs.idle()
     assert len(service.for_path("likes")) == 1
+
+
+async def test_plain_http_endpoints_are_refused_by_default(make_client):
+    async with make_client(**{**FAST_JOBS, "push_https_only": True}) as client:
+        ana = await register(client)
+        browser = Browser()
+        refused = await client.post(
+            SUBS, headers=ana.headers, json=browser.subscription("http://127.0.0.1:9/push/x")
+        )
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "insecure_endpoint"
+        fine = await client.post(
+            SUBS, headers=ana.headers, json=browser.subscription("https://push.example/abc")
+        )
+        assert fine.status_code == 201
+
+
+async def test_oversized_payloads_are_trimmed_to_fit_a_push(client, service):
+    ana = await register(client)
+    ben = await register(client)
+    browser = Browser()
+    await subscribe(client, ana, browser, service.endpoint("big"))
+    await notify(
+        client,
+        recipient_id=ana.id,
+        type="comment",
+        actor_id=ben.id,
+        message="m" * 1000,
+        data={f"k{i}": "v" * 500 for i in range(10)},
+    )
+    await app_ctx(client).jobs.idle()
+    [got] = service.for_path("big")
+    message = browser.decrypt(got.body)
+    assert message["data"] == {} and message["message"] == "m" * 300

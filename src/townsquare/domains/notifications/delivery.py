@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 _ATTR = "_townsquare_notification_channels"
 URGENCY = {"low": "low", "normal": "normal", "high": "high", "urgent": "high"}
+MAX_PUSH_BYTES = 3000
 
 
 class DeliveryFailed(Exception):
@@ -108,7 +109,12 @@ def push_payload(row: Notification, public_url: str) -> bytes:
         "data": row.data or {},
         "url": f"{public_url}/notifications/{row.id}",
     }
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(raw) > MAX_PUSH_BYTES:  # push services refuse more than ~4 KB after encryption
+        body["data"] = {}
+        body["message"] = row.message[:300]
+        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return raw
 
 
 def notification_email(ch: Channels, row: Notification, *, to: str, name: str) -> Email:
@@ -133,7 +139,7 @@ def notification_email(ch: Channels, row: Notification, *, to: str, name: str) -
     )
     return Email(
         to=to,
-        subject=row.title,
+        subject=" ".join(row.title.split()),  # names may hold line breaks; headers may not
         text="\n".join(lines) + "\n",
         html=f"<html><body>{body}</body></html>",
         unsubscribe_url=unsubscribe,

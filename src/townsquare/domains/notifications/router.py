@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from townsquare.core.clock import utcnow
-from townsquare.core.errors import BadRequest
+from townsquare.core.errors import BadRequest, ValidationFailed
 from townsquare.core.pagination import MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import AdminUser, Ctx, CurrentUser
 from townsquare.domains.notifications import actions, delivery, policy, queries
@@ -114,6 +114,10 @@ async def add_push_subscription(
     body: PushSubscriptionCreate, request: Request, ctx: Ctx, principal: CurrentUser
 ) -> PushSubscriptionView:
     """Register this browser's PushSubscription (`subscription.toJSON()`)."""
+    if ctx.settings.push_https_only and not body.endpoint.startswith("https://"):
+        raise ValidationFailed(
+            "Push endpoints must use https", code="insecure_endpoint"
+        )  # the server POSTs there: plain http would let anyone aim it at internal services
     async with ctx.db.transaction() as session:
         row = await actions.do_add_push_subscription(
             session,

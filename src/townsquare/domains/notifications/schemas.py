@@ -168,7 +168,10 @@ class AnnouncementCreate(Strict):
     message: Annotated[str, Field(max_length=1000)] = ""
     priority: Priority = "normal"
     expires_in_hours: Annotated[int | None, Field(ge=1, le=24 * 365)] = None
-    data: Annotated[dict[str, str] | None, Field(max_length=20)] = None
+    data: Annotated[
+        dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=500)]] | None,
+        Field(max_length=20),
+    ] = None
 
 
 class AnnouncementQueued(BaseModel):
