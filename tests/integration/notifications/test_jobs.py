@@ -317,3 +317,16 @@ async def test_run_worker_refuses_embedded_mode(backend: str, settings: Settings
 
 async def test_queue_state_needs_an_admin(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/admin/jobs")).status_code == 401
+
+
+def test_the_worker_command_needs_redis(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from typer.testing import CliRunner
+
+    from townsquare.cli import app
+
+    monkeypatch.chdir(tmp_path)  # no .env file here
+    monkeypatch.delenv("TOWNSQUARE_REDIS_URL", raising=False)
+    monkeypatch.setenv("TOWNSQUARE_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["worker"])
+    assert result.exit_code == 2
+    assert "TOWNSQUARE_REDIS_URL" in result.output
