@@ -604,14 +604,11 @@ class Gateway:
                     retry_after=5,
                 )
         except AppError as exc:
-            if not conn.closed:
-                self.metrics.connect_errors.labels(exc.code).inc()
-                conn.send(
-                    p.encode_connect_error(
-                        NAMESPACE, exc.code, {"code": exc.code, "message": exc.detail}
-                    )
-                )
-                conn.state = "open"
+            self._refuse(conn, exc.code, exc.detail)
+            return
+        except Exception:  # the database or Redis is down: say so rather than hang the client
+            log.exception("gateway_connect_failed")
+            self._refuse(conn, "unavailable", "The service is temporarily unavailable")
             return
         if conn.closed:
             return
@@ -645,6 +642,12 @@ class Gateway:
         else:
             self._release(conn)
 
+    def _refuse(self, conn: Connection, code: str, message: str) -> None:
+        if not conn.closed:
+            self.metrics.connect_errors.labels(code).inc()
+            conn.send(p.encode_connect_error(NAMESPACE, code, {"code": code, "message": message}))
+            conn.state = "open"
+
     async def _recover(self, conn: Connection, room: str, last_offset: str) -> None:
         try:
             missed = await self.ctx.bus.history(room, last_offset)
@@ -654,6 +657,8 @@ class Gateway:
         if conn.closed:
             return
         key = parse_offset(last_offset)
+        if key is not None and key[0] > _now_ms() + 60_000:
+            key = None  # an offset from the future would silence every live event after it
         if missed is None or key is None:
             self.metrics.recovery.labels("miss").inc()
             conn.send(

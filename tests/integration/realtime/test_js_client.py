@@ -117,3 +117,17 @@ async def test_unknown_event_and_bad_room_are_ack_errors(
         assert "test:lobby" in joined["data"]["rooms"]
         await gw.ctx.bus.publish("test:lobby", "stream:join", {"who": "x"})
         assert (await js.expect_event("stream:join"))["args"] == [{"who": "x"}]
+
+
+async def test_backend_failure_during_handshake_is_a_clear_refusal(
+    gateway: tuple[Gateway, str], member: Member, js_client: JsFactory
+) -> None:
+    gw, url = gateway
+
+    async def broken(user_id: int, *, now: int) -> int:
+        raise RuntimeError("redis is down")
+
+    gw.presence.store.count = broken  # type: ignore[method-assign]
+    async with js_client(url, auth={"token": member.access_token}, reconnection=False) as js:
+        err = await js.expect_type("connect_error")
+        assert err["data"]["code"] == "unavailable"

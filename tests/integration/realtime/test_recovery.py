@@ -219,3 +219,17 @@ async def test_lost_redis_subscription_is_resynced_from_the_streams(
         await js.expect(lambda o: o.get("event") == "notification:new" and o["args"][0]["n"] == 6)
     got = [o["args"][0]["n"] for o in js.seen if o.get("event") == "notification:new"]
     assert got == list(range(7))
+
+
+async def test_offset_from_the_future_is_refused_not_trusted(
+    gateway: tuple[Gateway, str], member: Member, js_client: JsFactory
+) -> None:
+    gw, url = gateway
+    future = "99999999999999-0"
+    async with js_client(
+        url, auth={"token": member.access_token, "last_offset": future}, transports=["websocket"]
+    ) as js:
+        await js.expect_type("connect")
+        assert (await js.expect_event("recovery:failed"))["args"][0]["last_offset"] == future
+        await gw.ctx.bus.publish(user_room(int(member.id)), "notification:new", {"n": "live"})
+        assert (await js.expect_event("notification:new"))["args"][0] == {"n": "live"}
