@@ -227,6 +227,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
             "python": platform.python_version(),
+            "load_1m": round(os.getloadavg()[0], 2),  # others' work on a shared machine
         },
     }
 
