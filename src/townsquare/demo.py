@@ -75,19 +75,25 @@ async def generate_demo(
             await _add_generated(
                 db, rng=rng, count=users - len(MEMBERS), seed=seed, console=console
             )
-        await _add_social_content(db, rng=rng, generated=users > len(MEMBERS), console=console)
+        await _add_social_content(
+            db, rng=rng, generated=users > len(MEMBERS), console=console, settings=settings
+        )
         _print_members(console, made, extra=max(0, users - len(MEMBERS)), seed=seed)
     finally:
         await db.dispose()
 
 
 async def _add_social_content(
-    db: Database, *, rng: random.Random, generated: bool, console: Console
+    db: Database, *, rng: random.Random, generated: bool, console: Console, settings: Settings
 ) -> None:
     """Friendships, follows, posts, comments and likes (built by the posts domain)."""
     from townsquare.domains.posts import demo as posts_demo
 
     await posts_demo.add_member_content(db)
+    from townsquare.domains.chat import demo as chat_demo
+    from townsquare.infra.media import LocalMediaStore
+
+    await chat_demo.add_member_rooms(db, LocalMediaStore(settings.media_dir))
     if generated:
         with console.status("Generating friendships, follows and posts"):
             await posts_demo.add_generated_content(db, rng=rng)

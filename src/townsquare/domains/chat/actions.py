@@ -439,9 +439,12 @@ async def check_send_message(
     room_id: int,
     body: SendMessage,
     media: LocalMediaStore,
-    notify_delay: float,
+    notify_delay: float | None,
 ) -> Sent:
-    """Store a message with the room's next sequence and tell the room, once per client_id."""
+    """Store a message with the room's next sequence and tell the room, once per client_id.
+
+    `notify_delay` None skips notifying away members (demo data, imports).
+    """
     resent = await _own_resend(session, user_id=user_id, client_id=body.client_id, media=media)
     if resent is not None:
         return resent
@@ -500,7 +503,8 @@ async def check_send_message(
     view = await queries.render_message(session, viewer_id=user_id, message=message, media=media)
     public = view.model_copy(update={"client_id": None})
     emit(session, NewMessage(room_id=room_id, message=public), to=[queries.room_channel(room_id)])
-    jobs.defer(session, NOTIFY_JOB, {"message_id": str(message.id)}, delay=notify_delay)
+    if notify_delay is not None:
+        jobs.defer(session, NOTIFY_JOB, {"message_id": str(message.id)}, delay=notify_delay)
     return Sent(message=view, created=True)
 
 
