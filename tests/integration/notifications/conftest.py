@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.factories import app_ctx
+from tests.integration.realtime.conftest import js_client, node_modules  # noqa: F401 (fixtures)
 from townsquare.core.events import Delivery
 from townsquare.domains.notifications import actions
 from townsquare.domains.notifications.models import Notification

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from tests.factories import Member, app_ctx, register
 from tests.integration.notifications.conftest import notify
+from tests.integration.realtime.conftest import JsFactory
 from townsquare.domains.notifications.actions import Target
 from townsquare.realtime import Gateway
 
@@ -123,3 +124,28 @@ async def test_bad_socket_payloads_get_error_acks(client, gateway_url):
         assert reply["ok"] is False
     finally:
         await device.sio.disconnect()
+
+
+# the official socket.io-client (Node), as browsers and React Native apps use it
+
+
+async def test_the_official_js_client_subscribes_receives_and_marks_read(
+    client, gateway_url, js_client: JsFactory
+):
+    ana = await register(client)
+    ben = await register(client)
+    async with js_client(gateway_url, auth={"token": ana.access_token}) as js:
+        await js.expect_type("connect")
+        subscribed = await js.emit("notifications:subscribe", {"limit": 5})
+        assert subscribed == {"ok": True, "data": {"unread_count": 0, "notifications": []}}
+        row = await notify(client, recipient_id=ana.id, type="mention", actor_id=ben.id)
+        assert row is not None
+        new = await js.expect_event("notification:new")
+        assert new["args"][0]["notification"]["id"] == str(row.id)
+        assert "offset" in new["args"][1]  # user rooms are durable: the client can resume
+        read = await js.emit("notifications:mark_read", {"notificationIds": [str(row.id)]})
+        assert read == {"ok": True, "data": {"marked": 1, "unread_count": 0}}
+        told = await js.expect(
+            lambda o: o["type"] == "event" and o["event"] == "notification:read", anywhere=True
+        )
+        assert told["args"][0]["unread_count"] == 0
