@@ -11,7 +11,7 @@ from tests.factories import app_ctx, make_admin, register
 from tests.integration.notifications.conftest import events, notify
 from townsquare.core.clock import utcnow
 from townsquare.domains.notifications import actions
-from townsquare.domains.notifications.actions import Target
+from townsquare.domains.notifications.actions import Target, first_id_at
 from townsquare.domains.notifications.models import Notification
 from townsquare.domains.notifications.schemas import NotificationNew, NotificationUpdated
 
@@ -354,11 +354,13 @@ async def test_expired_and_old_read_notifications_are_cleaned_up(client):
     listed = {i["id"] for i in (await client.get(LIST, headers=ana.headers)).json()["items"]}
     assert str(expired.id) not in listed
     ctx = app_ctx(client)
+    long_ago = utcnow() - timedelta(days=91)
+    old_id = first_id_at(long_ago) + 7  # made 91 days ago: ids are time-sortable
     async with ctx.db.transaction() as session:
         await session.execute(
             update(Notification)
             .where(Notification.id == old_read.id)
-            .values(read_at=utcnow() - timedelta(days=91))
+            .values(id=old_id, created_at=long_ago, updated_at=long_ago, read_at=long_ago)
         )
         await session.execute(
             update(Notification)

@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townsquare.core import ids as id_layout
 from townsquare.core.clock import utcnow
 from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.events import emit, user_room
@@ -475,16 +476,32 @@ async def do_mark_sent(
 async def do_cleanup(
     session: AsyncSession, *, now: datetime, read_retention: timedelta, batch: int = 5000
 ) -> int:
-    """Delete one batch of expired notifications and of read ones past retention."""
-    doomed = (
+    """Delete one batch of expired notifications and of read ones past retention.
+
+    Each kind is found through an index: `expires_at` for the expired, and for the read ones
+    the primary key, since a notification read before the cutoff was created before it too
+    (ids are time-sortable).
+    """
+    cutoff = now - read_retention
+    expired = select(Notification.id).where(Notification.expires_at < now).limit(batch)
+    old_read = (
         select(Notification.id)
         .where(
-            (Notification.expires_at < now)
-            | (Notification.read_at.is_not(None) & (Notification.read_at < now - read_retention))
+            Notification.id < first_id_at(cutoff),
+            Notification.read_at.is_not(None),
+            Notification.read_at < cutoff,
         )
         .limit(batch)
     )
-    ids = [int(i) for i in (await session.execute(doomed)).scalars()]
-    if ids:
-        await session.execute(delete(Notification).where(Notification.id.in_(ids)))
-    return len(ids)
+    ids = {int(i) for i in (await session.execute(expired)).scalars()}
+    ids |= {int(i) for i in (await session.execute(old_read)).scalars()}
+    doomed = sorted(ids)[:batch]
+    if doomed:
+        await session.execute(delete(Notification).where(Notification.id.in_(doomed)))
+    return len(doomed)
+
+
+def first_id_at(moment: datetime) -> int:
+    """The smallest id made at `moment` (ids start with their millisecond since the epoch)."""
+    ms = max(0, int(moment.timestamp() * 1000) - id_layout.EPOCH_MS)
+    return ms << (id_layout.NODE_BITS + id_layout.SEQUENCE_BITS)
