@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from townsquare.core.clock import utcnow
 from townsquare.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
@@ -85,18 +86,22 @@ async def _add_member(
     return member
 
 
-async def _next_seq(session: AsyncSession, room: ChatRoom) -> int:
-    """Take the room's next sequence; on PostgreSQL the row lock orders concurrent senders."""
+async def _next_seq(session: AsyncSession, room: ChatRoom, message_id: int) -> int:
+    """Take the room's next sequence for `message_id` in one statement; on PostgreSQL the row
+    lock orders concurrent senders of the room."""
     now = utcnow()
     seq = await session.scalar(
         update(ChatRoom)
         .where(ChatRoom.id == room.id)
-        .values(last_seq=ChatRoom.last_seq + 1, last_activity_at=now)
+        .values(last_seq=ChatRoom.last_seq + 1, last_activity_at=now, last_message_id=message_id)
         .returning(ChatRoom.last_seq)
         .execution_options(synchronize_session=False)
     )
     assert seq is not None
-    await session.refresh(room)
+    # mirror the row without marking it dirty (no second UPDATE at flush)
+    set_committed_value(room, "last_seq", int(seq))
+    set_committed_value(room, "last_activity_at", now)
+    set_committed_value(room, "last_message_id", message_id)
     return int(seq)
 
 
@@ -111,12 +116,13 @@ async def _system(
     subject_id: int | None = None,
 ) -> ChatMessage:
     """A system note (joins, leaves, renames) in the room's sequence, told to the room."""
-    seq = await _next_seq(session, room)
+    message_id = new_id()
+    seq = await _next_seq(session, room, message_id)
     data: dict[str, object] = {"event": event}
     if subject_id is not None:
         data["user_id"] = str(subject_id)
     message = ChatMessage(
-        id=new_id(),
+        id=message_id,
         room_id=room.id,
         seq=seq,
         sender_id=actor_id,
@@ -126,9 +132,10 @@ async def _system(
         created_at=utcnow(),
     )
     session.add(message)
-    room.last_message_id = message.id
     await session.flush()
-    view = await queries.render_message(session, viewer_id=0, message=message, media=media)
+    view = await queries.render_message(
+        session, viewer_id=0, message=message, media=media, fresh=True
+    )
     emit(session, NewMessage(room_id=room.id, message=view), to=[queries.room_channel(room.id)])
     return message
 
@@ -477,9 +484,10 @@ async def check_send_message(
     mentioned = await _mentions(session, room_id=room_id, sender_id=user_id, text=clean)
     try:
         async with session.begin_nested():
-            seq = await _next_seq(session, room)
+            message_id = new_id()
+            seq = await _next_seq(session, room, message_id)
             message = ChatMessage(
-                id=new_id(),
+                id=message_id,
                 room_id=room_id,
                 seq=seq,
                 sender_id=user_id,
@@ -497,10 +505,11 @@ async def check_send_message(
         if resent is None:
             raise
         return resent
-    room.last_message_id = message.id
     member.last_read_seq = seq
     member.last_sent_at = now
-    view = await queries.render_message(session, viewer_id=user_id, message=message, media=media)
+    view = await queries.render_message(
+        session, viewer_id=user_id, message=message, media=media, fresh=True
+    )
     public = view.model_copy(update={"client_id": None})
     emit(session, NewMessage(room_id=room_id, message=public), to=[queries.room_channel(room_id)])
     if notify_delay is not None:

@@ -56,10 +56,18 @@ async def access_room(
     session: AsyncSession, *, user_id: int, room_id: int
 ) -> tuple[ChatRoom, ChatMember | None]:
     """A room the user belongs to, or a public one; others are not found (never revealed)."""
-    room = await session.get(ChatRoom, room_id)
-    if room is None:
+    row = (
+        await session.execute(
+            select(ChatRoom, ChatMember)
+            .outerjoin(
+                ChatMember, and_(ChatMember.room_id == ChatRoom.id, ChatMember.user_id == user_id)
+            )
+            .where(ChatRoom.id == room_id)
+        )
+    ).first()
+    if row is None:
         raise NotFound("No such room")
-    member = await get_member(session, room_id=room_id, user_id=user_id)
+    room, member = row
     if member is None and room.type != "public":
         raise NotFound("No such room")
     return room, member
@@ -106,6 +114,7 @@ async def render_messages(
     messages: Sequence[ChatMessage],
     media: LocalMediaStore,
     read_by_others: int | None = None,
+    fresh: bool = False,
 ) -> list[MessageView]:
     """Views of messages with senders, parent previews and reactions in a few queries.
 
@@ -121,13 +130,14 @@ async def render_messages(
         rows = await session.execute(select(ChatMessage).where(ChatMessage.id.in_(parent_ids)))
         parents = {p.id: p for p in rows.scalars()}
     reactions: dict[int, dict[str, list[int]]] = defaultdict(dict)
-    rows2 = await session.execute(
-        select(ChatReaction.message_id, ChatReaction.emoji, ChatReaction.user_id)
-        .where(ChatReaction.message_id.in_(ids))
-        .order_by(ChatReaction.created_at, ChatReaction.user_id)
-    )
-    for message_id, emoji, uid in rows2.all():
-        reactions[message_id].setdefault(emoji, []).append(uid)
+    if not fresh:  # a message just written has no reactions yet
+        rows2 = await session.execute(
+            select(ChatReaction.message_id, ChatReaction.emoji, ChatReaction.user_id)
+            .where(ChatReaction.message_id.in_(ids))
+            .order_by(ChatReaction.created_at, ChatReaction.user_id)
+        )
+        for message_id, emoji, uid in rows2.all():
+            reactions[message_id].setdefault(emoji, []).append(uid)
     senders = {m.sender_id for m in messages if m.sender_id is not None}
     users = await social_queries.summaries(session, user_ids=list(senders), media=media)
     views = []
@@ -170,9 +180,18 @@ async def render_messages(
 
 
 async def render_message(
-    session: AsyncSession, *, viewer_id: int, message: ChatMessage, media: LocalMediaStore
+    session: AsyncSession,
+    *,
+    viewer_id: int,
+    message: ChatMessage,
+    media: LocalMediaStore,
+    fresh: bool = False,
 ) -> MessageView:
-    return (await render_messages(session, viewer_id=viewer_id, messages=[message], media=media))[0]
+    """One message's view; `fresh` skips looking for reactions a new message cannot have."""
+    views = await render_messages(
+        session, viewer_id=viewer_id, messages=[message], media=media, fresh=fresh
+    )
+    return views[0]
 
 
 async def _read_by_others(session: AsyncSession, *, room_id: int, viewer_id: int) -> int | None:
