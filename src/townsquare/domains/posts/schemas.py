@@ -176,16 +176,6 @@ class PostMentioned(Event):
     author_username: str
 
 
-class PostLiked(Event):
-    """Told to the author; the gateway side aggregates bursts (see feed/live.py)."""
-
-    type: Literal["post:liked"] = "post:liked"
-    post_id: Id
-    user_id: Id
-    username: str
-    likes: int
-
-
 class PostCommented(Event):
     """Told to the post's author (and the parent comment's author for replies)."""
 
