@@ -218,3 +218,31 @@ async def test_banned_authors_leave_the_feed(client):
     await client.patch("/api/v1/admin/users/pal", headers=admin.headers, json={"status": "banned"})
     for sort in ("ranked", "latest"):
         assert await texts(client, me, sort=sort) == [], sort
+
+
+async def test_unknown_or_foreign_snapshots_are_expired(client):
+    from townsquare.core.pagination import encode_cursor
+
+    me, pal = await register(client, "meme"), await register(client, "pal")
+    await befriend(client, me, pal)
+    for i in range(3):
+        await post(client, pal, f"p{i}")
+    page = await feed(client, me, limit=1)
+    # someone else's snapshot, a made-up one, a malformed one
+    stolen = await client.get(
+        "/api/v1/feed", headers=pal.headers, params={"cursor": page["next_cursor"]}
+    )
+    assert stolen.status_code == 422
+    assert stolen.json()["code"] == "cursor_expired"
+    made_up = encode_cursor({"s": "nope", "o": 1, "b": None})
+    reply = await client.get("/api/v1/feed", headers=me.headers, params={"cursor": made_up})
+    assert reply.json()["code"] == "cursor_expired"
+    for bad in ({"s": "x", "o": -1, "b": None}, {"s": 5, "o": 1, "b": None}, {"id": "1"}):
+        reply = await client.get(
+            "/api/v1/feed", headers=me.headers, params={"cursor": encode_cursor(bad)}
+        )
+        assert reply.json()["code"] == "invalid_cursor", bad
+    mixed = await client.get(
+        "/api/v1/feed", headers=me.headers, params={"sort": "latest", "cursor": page["next_cursor"]}
+    )
+    assert mixed.json()["code"] == "invalid_cursor"
