@@ -223,3 +223,19 @@ async def test_official_js_client_joins_sends_and_receives(client, gateway_url, 
         assert theirs["args"][0]["roomId"] == g["id"]
         refused = await js.emit("chat:join", {"roomId": "12345"})
         assert refused["ok"] is False
+
+
+async def test_a_block_closes_the_direct_room_stream(client, gateway_url):
+    ana, ben = await people(client, 2)
+    dm = await room(client, ana, "direct", ben)
+    a = await Device().connect(gateway_url, ana)
+    try:
+        assert (await a.call("chat:join", {"roomId": dm["id"]}))["ok"] is True
+        await a.call("chat:leave", {"roomId": dm["id"]})
+        await client.put(f"/api/v1/blocks/{ana.username}", headers=ben.headers)
+        refused = await a.call("chat:join", {"roomId": dm["id"]})
+        assert refused["ok"] is False and refused["error"]["code"] == "not_found"
+        sent = await a.call("chat:message", {"roomId": dm["id"], "message": "hello?"})
+        assert sent["ok"] is False and sent["error"]["code"] == "cannot_message"
+    finally:
+        await a.close()
