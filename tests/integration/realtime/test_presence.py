@@ -63,8 +63,10 @@ async def test_presence_online_idle_active_offline(
             await b.expect(_presence("idle"))
             reply = await b.emit("presence:activity", {"activity": "reading", "metadata": {"p": 3}})
             assert reply["ok"] is True
-            back = await a.expect(_presence("online"))
-            assert back["args"][0]["activity"] == "reading"
+            # (under load b's own connect may have woken the user before; skip such events)
+            back = await a.expect(
+                lambda o: _presence("online")(o) and o["args"][0]["activity"] == "reading"
+            )
             assert back["args"][0]["metadata"] == {"p": 3}
         # b left, a remains: still not offline
         info = await presence_service(fast).get(int(member.id))
