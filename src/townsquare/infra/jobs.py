@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session
@@ -166,6 +167,21 @@ class QueueOptions:
         return float(delay * random.uniform(0.8, 1.2))
 
 
+class JobMetrics:
+    """Prometheus series of the jobs this process runs (depths: `GET /api/v1/admin/jobs`)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.runs = Counter(
+            "townsquare_jobs_total",
+            "Job runs by outcome: ok, retry, dead, rescheduled",
+            ["job", "outcome"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "townsquare_job_duration_seconds", "Time one job run took", ["job"], registry=registry
+        )
+
+
 @dataclass(slots=True)
 class _Runtime:
     ctx: AppContext | None = None
@@ -184,6 +200,7 @@ class JobQueue:
         self.options = options or QueueOptions()
         self.jobs = jobs or registry
         self._rt = _Runtime()
+        self._metrics: JobMetrics | None = None
         self._inflight: set[asyncio.Task[None]] = set()
 
     # storage primitives, per backend -----------------------------------------------------------
@@ -279,6 +296,9 @@ class JobQueue:
     async def start(self, ctx: AppContext, *, consume: bool, schedule: bool) -> None:
         """Start consuming (and scheduling) in this process; both off is a producer only."""
         self._rt.ctx = ctx
+        registry = getattr(ctx, "registry", None)
+        if self._metrics is None and isinstance(registry, CollectorRegistry):
+            self._metrics = JobMetrics(registry)
         if consume:
             for n in range(self.options.concurrency):
                 self._spawn(self._consume_loop(), f"jobs-consumer-{n}")
@@ -370,11 +390,18 @@ class JobQueue:
         try:
             if spec is None:
                 raise Permanent(f"no job named {job.name!r} is registered here")
-            await asyncio.wait_for(spec.fn(ctx, job.payload), spec.timeout)
+            started = time.perf_counter()
+            try:
+                await asyncio.wait_for(spec.fn(ctx, job.payload), spec.timeout)
+            finally:
+                if self._metrics is not None:
+                    self._metrics.duration.labels(job.name).observe(time.perf_counter() - started)
+            self._count(job, "ok")
         except asyncio.CancelledError:
             raise  # stopping: the job stays in the processing list (Redis) and is retried
         except Reschedule as again:
             outcome = job
+            self._count(job, "rescheduled")
             job.run_at = again.run_at
             if again.payload is not None:
                 job.payload = again.payload
@@ -385,15 +412,22 @@ class JobQueue:
             if isinstance(exc, Permanent) or job.attempts >= limit:
                 job.failed_at = time.time()
                 log.warning("job_dead", job=job.name, job_id=job.id, error=job.last_error)
+                self._count(job, "dead")
                 await self._bury(job)
                 await self._done(job, raw)
                 return
             log.info("job_retry", job=job.name, job_id=job.id, attempts=job.attempts)
+            self._count(job, "retry")
             job.run_at = time.time() + self.options.backoff(job.attempts)
             outcome = job
         if outcome is not None:
             await self._push([outcome])
         await self._done(job, raw)
+
+    def _count(self, job: Job, outcome: str) -> None:
+        if self._metrics is not None:
+            name = job.name if job.name in self.jobs.specs else "unknown"
+            self._metrics.runs.labels(name, outcome).inc()
 
     async def _schedule_loop(self) -> None:
         """Enqueue each scheduled job once per slot; the slot claim makes it once per cluster."""

@@ -267,6 +267,9 @@ async def test_admins_list_replay_and_discard_dead_jobs(make_client):
         assert [j["id"] for j in page["items"]] == [job_id]
         assert page["items"][0]["last_error"] == "RuntimeError: asked to fail"
         assert page["items"][0]["attempts"] == 2
+        metrics = (await client.get("/metrics")).text
+        assert 'townsquare_jobs_total{job="test.app_job",outcome="retry"} 1.0' in metrics
+        assert 'townsquare_jobs_total{job="test.app_job",outcome="dead"} 1.0' in metrics
         one = await client.get(f"/api/v1/admin/jobs/dead/{job_id}", headers=admin.headers)
         assert one.json()["payload"] == {"tag": tag, "fail": True}
 
