@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, PrivateAttr, StringConstraints
 
 from townsquare.core.events import Event
 from townsquare.core.ids import Id
@@ -153,14 +153,25 @@ class ReportView(BaseModel):
     created_at: datetime
 
 
-class NewPost(Event):
+class FanOutEvent(Event):
+    """An event addressed to very many rooms: its payload is built once, not once per room."""
+
+    _payload: dict[str, Any] | None = PrivateAttr(default=None)
+
+    def payload(self) -> dict[str, Any]:
+        if self._payload is None:
+            self._payload = super().payload()
+        return self._payload
+
+
+class NewPost(FanOutEvent):
     """A post someone may see was published (live feed)."""
 
     type: Literal["feed:new_post"] = "feed:new_post"
     post: PostView
 
 
-class NewComment(Event):
+class NewComment(FanOutEvent):
     """A comment on a post someone may see was published (live feed)."""
 
     type: Literal["feed:new_comment"] = "feed:new_comment"
