@@ -37,8 +37,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-WARMUP_S = 1.0  # sends start spread over this long so members do not fire in lockstep
-
 
 def _cpu_model() -> str:
     try:
@@ -112,7 +110,7 @@ async def _member(
 
         async def sender() -> None:
             await go.wait()
-            await asyncio.sleep(random.random() * min(interval, WARMUP_S))
+            await asyncio.sleep(random.random() * interval)  # steady aggregate rate from the start
             ack = 1
             while not stop.is_set():
                 ack += 1

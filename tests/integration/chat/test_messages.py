@@ -36,6 +36,20 @@ async def test_send_is_idempotent_per_client_id(client, published):
     assert payload["message"]["client_id"] is None  # only the sender sees their key
 
 
+async def test_concurrent_twins_with_one_client_id_store_one_message(client):
+    ana, ben = await people(client, 2)
+    g = await room(client, ana, "group", ben)
+    url = f"{BASE}/rooms/{g['id']}/messages"
+    body = {"message": "twin", "client_id": "twin-1"}
+    replies = await asyncio.gather(
+        *(client.post(url, json=body, headers=ana.headers) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in replies) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in replies}) == 1
+    history = (await client.get(url, headers=ben.headers)).json()
+    assert [m["text"] for m in history["items"]] == ["twin"]
+
+
 async def test_concurrent_senders_get_distinct_ordered_sequences(client):
     members = await people(client, 4)
     g = await room(client, members[0], "group", *members[1:])

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from townsquare.core.clock import utcnow
+from townsquare.core.db import Database
 from townsquare.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from townsquare.core.events import emit, user_room
 from townsquare.core.ids import new_id
@@ -482,29 +483,21 @@ async def check_send_message(
         ):
             raise ValidationFailed("The message replied to is not in this room", code="bad_reply")
     mentioned = await _mentions(session, room_id=room_id, sender_id=user_id, text=clean)
-    try:
-        async with session.begin_nested():
-            message_id = new_id()
-            seq = await _next_seq(session, room, message_id)
-            message = ChatMessage(
-                id=message_id,
-                room_id=room_id,
-                seq=seq,
-                sender_id=user_id,
-                type=body.type,
-                text=clean,
-                reply_to_id=body.reply_to_id,
-                client_id=body.client_id,
-                data={"mentions": [str(m) for m in mentioned]} if mentioned else {},
-                created_at=now,
-            )
-            session.add(message)
-            await session.flush()
-    except IntegrityError:
-        resent = await _own_resend(session, user_id=user_id, client_id=body.client_id, media=media)
-        if resent is None:
-            raise
-        return resent
+    message_id = new_id()
+    seq = await _next_seq(session, room, message_id)
+    message = ChatMessage(
+        id=message_id,
+        room_id=room_id,
+        seq=seq,
+        sender_id=user_id,
+        type=body.type,
+        text=clean,
+        reply_to_id=body.reply_to_id,
+        client_id=body.client_id,
+        data={"mentions": [str(m) for m in mentioned]} if mentioned else {},
+        created_at=now,
+    )
+    session.add(message)
     member.last_read_seq = seq
     member.last_sent_at = now
     view = await queries.render_message(
@@ -515,6 +508,39 @@ async def check_send_message(
     if notify_delay is not None:
         jobs.defer(session, NOTIFY_JOB, {"message_id": str(message.id)}, delay=notify_delay)
     return Sent(message=view, created=True)
+
+
+async def send_message(
+    db: Database,
+    *,
+    user_id: int,
+    room_id: int,
+    body: SendMessage,
+    media: LocalMediaStore,
+    notify_delay: float | None,
+) -> Sent:
+    """`check_send_message` in its own transaction; a concurrent twin with the same client_id
+    loses the unique key and gets the stored original instead of an error."""
+    try:
+        async with db.transaction() as session:
+            return await check_send_message(
+                session,
+                user_id=user_id,
+                room_id=room_id,
+                body=body,
+                media=media,
+                notify_delay=notify_delay,
+            )
+    except IntegrityError:
+        if body.client_id is None:
+            raise
+        async with db.read() as session:
+            resent = await _own_resend(
+                session, user_id=user_id, client_id=body.client_id, media=media
+            )
+        if resent is None:
+            raise
+        return resent
 
 
 async def _own_message(

@@ -55,15 +55,14 @@ async def may_join_chat(ctx: HandlerContext, room: str) -> None:
 @registry.on("chat:message", model=SocketMessage, rate="chat")
 async def message(ctx: HandlerContext, data: SocketMessage) -> dict[str, Any]:
     """The same action as the REST route; the ack carries the stored message."""
-    async with ctx.app.db.transaction() as session:
-        sent = await actions.check_send_message(
-            session,
-            user_id=ctx.user_id,
-            room_id=data.room_id,
-            body=data,
-            media=ctx.app.media,
-            notify_delay=ctx.app.settings.chat_notify_delay_seconds,
-        )
+    sent = await actions.send_message(
+        ctx.app.db,
+        user_id=ctx.user_id,
+        room_id=data.room_id,
+        body=data,
+        media=ctx.app.media,
+        notify_delay=ctx.app.settings.chat_notify_delay_seconds,
+    )
     if sent.created:
         await _stop_typing(ctx, data.room_id)
     return sent.message.model_dump(mode="json")

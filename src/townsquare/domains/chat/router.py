@@ -190,15 +190,14 @@ async def send_message(
 ) -> MessageView:
     """Send; the same `client_id` again returns the stored message with 200."""
     await hit_chat_limit(ctx, principal.user_id)
-    async with ctx.db.transaction() as session:
-        sent = await actions.check_send_message(
-            session,
-            user_id=principal.user_id,
-            room_id=room_id,
-            body=body,
-            media=ctx.media,
-            notify_delay=ctx.settings.chat_notify_delay_seconds,
-        )
+    sent = await actions.send_message(
+        ctx.db,
+        user_id=principal.user_id,
+        room_id=room_id,
+        body=body,
+        media=ctx.media,
+        notify_delay=ctx.settings.chat_notify_delay_seconds,
+    )
     if not sent.created:
         response.status_code = 200
     return sent.message
