@@ -96,9 +96,14 @@ async def hold(port: int, tokens: list[str], server_pid: int) -> dict[str, Any]:
     gc.collect()
     before = rss_kib(server_pid)
     clients = [Idle(port, t) for t in tokens]
+    first = max(1, len(clients) // 10)
     started = time.perf_counter()
+    mid = 0
     for i in range(0, len(clients), 200):
         await asyncio.gather(*(c.open() for c in clients[i : i + 200]))
+        if i + 200 >= first and not mid:
+            await asyncio.sleep(1)
+            mid, first = rss_kib(server_pid), min(i + 200, len(clients))
     connect_seconds = time.perf_counter() - started
     await asyncio.sleep(2)  # let the server settle (presence writes, first sweeps)
     after = rss_kib(server_pid)
@@ -109,14 +114,19 @@ async def hold(port: int, tokens: list[str], server_pid: int) -> dict[str, Any]:
             c.writer.close()
     n = len(clients)
     per_conn = (after - before) / n
+    marginal = (after - mid) / (n - first) if n > first else per_conn
     return {
         "benchmark": "connections",
         "connections": n,
         "rss_before_kib": before,
         "rss_after_kib": after,
         "kib_per_connection": round(per_conn, 2),
+        # the first tenth pays one-time costs (query caches, allocator growth): the slope after
+        # it is what each further connection costs
+        "marginal_kib_per_connection": round(marginal, 2),
         "target_kib": TARGET_KIB,
         "meets_target": per_conn <= TARGET_KIB,
+        "rss_after_first_tenth_kib": mid,
         "connect_seconds": round(connect_seconds, 2),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
@@ -128,35 +138,41 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=10_000)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--tokens-file", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.path.insert(0, str(BENCH))
+    if args.prepare:
+        from fanout import prepare
+
+        asyncio.run(prepare(Path(args.data_dir), args.connections))
+        return
     if args.serve:
         import uvloop
 
-        sys.path.insert(0, str(BENCH))
         from fanout import serve_ours
 
-        uvloop.run(
-            serve_ours(args.serve, users=args.connections, tokens_file=Path(args.tokens_file))
-        )
+        uvloop.run(serve_ours(args.serve, data_dir=Path(args.data_dir)))
         return
-    sys.path.insert(0, str(BENCH))
     from fanout import free_port
 
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        tokens_file = Path(tmp) / "tokens.json"
-        proc = subprocess.Popen(
+        # users and tokens are made by a separate process: only the gateway's memory is measured
+        subprocess.run(
             [
                 sys.executable,
                 __file__,
-                "--serve",
-                str(port),
+                "--prepare",
+                "--data-dir",
+                tmp,
                 "--connections",
                 str(args.connections),
-                "--tokens-file",
-                str(tokens_file),
             ],
+            check=True,
+        )
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(port), "--data-dir", tmp],
             stdout=subprocess.PIPE,
             stdin=subprocess.PIPE,
             text=True,
@@ -168,7 +184,7 @@ def main() -> None:
         if not line:
             raise SystemExit("gateway did not start")
         try:
-            tokens = json.loads(tokens_file.read_text())
+            tokens = json.loads((Path(tmp) / "tokens.json").read_text())
             result = asyncio.run(asyncio.wait_for(hold(port, tokens, proc.pid), 600))
         finally:
             proc.terminate()

@@ -205,42 +205,24 @@ def _cpu_model() -> str:
 # --- our server, started by the benchmark in its own process -------------------------------
 
 
-async def serve_ours(port: int, *, users: int = 1, tokens_file: Path | None = None) -> None:
-    """A gateway on an embedded database with bench users; prints READY <port> <auth>.
-
-    With `tokens_file`, the access tokens of all `users` are written there as a JSON list.
-    """
+async def prepare(data_dir: Path, users: int) -> None:
+    """Create the embedded database with `users` bench users; keep the secret and tokens there."""
     from sqlalchemy import insert
 
-    from townsquare.config import Settings
-    from townsquare.context import AppContext
     from townsquare.core.clock import utcnow
+    from townsquare.core.db import Database
     from townsquare.core.ids import new_id
-    from townsquare.core.logging import configure_logging
     from townsquare.core.migrations import upgrade
     from townsquare.core.security import create_access_token
     from townsquare.domains.accounts.models import LoginSession, User, UserSettings
-    from townsquare.realtime import Gateway, HandlerContext, HandlerRegistry
 
-    configure_logging("WARNING", json=True)
-    tmp = Path(tempfile.mkdtemp(prefix="ts-bench-"))
-    db_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    db_url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
     await asyncio.to_thread(upgrade, db_url)
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        data_dir=tmp,
-        database_url=db_url,
-        jwt_secret=secrets.token_urlsafe(48),
-        log_level="WARNING",
-        gateway_events_per_second=1_000_000,
-        gateway_max_connections_per_user=1_000_000,
-        gateway_max_buffer_bytes=4 * 1024 * 1024,
-    )
-    ctx = AppContext.create(settings)
-    await ctx.start()
+    secret = secrets.token_urlsafe(48)
+    db = Database(db_url)
     expires = utcnow().replace(year=utcnow().year + 1)
     accounts = [(new_id(), new_id()) for _ in range(users)]
-    async with ctx.db.transaction() as session:
+    async with db.transaction() as session:
         await session.execute(
             insert(User),
             [
@@ -260,15 +242,47 @@ async def serve_ours(port: int, *, users: int = 1, tokens_file: Path | None = No
             insert(LoginSession),
             [{"id": sid, "user_id": uid, "expires_at": expires} for uid, sid in accounts],
         )
+    await db.dispose()
     tokens = [
         create_access_token(
-            secret=ctx.jwt_secret, user_id=uid, session_id=sid, role="user", ttl_seconds=86400
+            secret=secret, user_id=uid, session_id=sid, role="user", ttl_seconds=86400
         )[0]
         for uid, sid in accounts
     ]
-    if tokens_file is not None:
-        await asyncio.to_thread(tokens_file.write_text, json.dumps(tokens))
-    token = tokens[0]
+    await asyncio.to_thread((data_dir / "secret").write_text, secret)
+    await asyncio.to_thread((data_dir / "tokens.json").write_text, json.dumps(tokens))
+
+
+async def serve_ours(port: int, *, data_dir: Path | None = None) -> None:
+    """A gateway on an embedded database with bench users; prints READY <port> <auth>.
+
+    Without `data_dir` one bench user is prepared in a temporary directory first; with it, the
+    database, secret and tokens made by `prepare` (in another process, so the set-up's memory
+    does not count as the gateway's) are used.
+    """
+    from townsquare.config import Settings
+    from townsquare.context import AppContext
+    from townsquare.core.logging import configure_logging
+    from townsquare.realtime import Gateway, HandlerContext, HandlerRegistry
+
+    configure_logging("WARNING", json=True)
+    owned = data_dir is None
+    if data_dir is None:
+        data_dir = Path(tempfile.mkdtemp(prefix="ts-bench-"))
+        await prepare(data_dir, 1)
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        data_dir=data_dir,
+        database_url=f"sqlite+aiosqlite:///{data_dir / 'bench.db'}",
+        jwt_secret=(data_dir / "secret").read_text(),
+        log_level="WARNING",
+        gateway_events_per_second=1_000_000,
+        gateway_max_connections_per_user=1_000_000,
+        gateway_max_buffer_bytes=4 * 1024 * 1024,
+    )
+    ctx = AppContext.create(settings)
+    await ctx.start()
+    token = json.loads((data_dir / "tokens.json").read_text())[0]
     registry = HandlerRegistry()
 
     @registry.room_policy("bench:")
@@ -290,7 +304,8 @@ async def serve_ours(port: int, *, users: int = 1, tokens_file: Path | None = No
     await asyncio.to_thread(sys.stdin.read)  # until the benchmark closes our stdin
     await gateway.stop()
     await ctx.close()
-    shutil.rmtree(tmp, ignore_errors=True)
+    if owned:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> None:
