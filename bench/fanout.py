@@ -149,6 +149,7 @@ def sustained_without_gaps(steps: list[dict[str, Any]]) -> float:
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     ensure_peer()
     rates = [float(r) for r in args.rates.split(",")]
+    load_before = os.getloadavg()[0]
     results: dict[str, Any] = {}
     for kind in args.servers.split(","):
         port = free_port()
@@ -187,6 +188,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 ["node", "--version"], capture_output=True, text=True
             ).stdout.strip(),
             "socket.io": SOCKET_IO_VERSION,
+            # other work on a shared machine moves p99 more than anything else: say how busy
+            "load_avg_1m_before": round(load_before, 2),
+            "load_avg_1m_after": round(os.getloadavg()[0], 2),
         },
         **results,
     }
