@@ -238,3 +238,45 @@ async def test_per_user_rate_limit_and_slow_mode(make_client):
             f"{BASE}/rooms/{other['id']}/messages", json={"message": "second"}, headers=cy.headers
         )
         assert slow.status_code == 429 and slow.json()["code"] == "slow_mode"
+
+
+def png(size: int = 8) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 40, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_image_messages_go_through_the_media_store(client, published):
+    ana, ben, eve = await people(client, 3)
+    g = await room(client, ana, "group", ben)
+    url = f"{BASE}/rooms/{g['id']}/attachments"
+    files = {"file": ("red.png", png(), "application/octet-stream")}
+    reply = await client.post(
+        url, files=files, data={"caption": "look", "client_id": "img-1"}, headers=ana.headers
+    )
+    assert reply.status_code == 201, reply.text
+    body = reply.json()
+    assert body["type"] == "image" and body["text"] == "look"
+    assert body["attachment"]["kind"] == "image" and body["attachment"]["thumbnail_url"]
+    again = await client.post(url, files=files, data={"client_id": "img-1"}, headers=ana.headers)
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    bare = await client.post(url, files=files, headers=ben.headers)
+    assert bare.status_code == 201 and bare.json()["text"] == ""
+    news = events(published, "chat:new_message")
+    assert (
+        news[-1].event.payload()["message"]["attachment"]["url"] == bare.json()["attachment"]["url"]
+    )
+    not_image = await client.post(
+        url, files={"file": ("x.txt", b"plain text", "text/plain")}, headers=ana.headers
+    )
+    assert not_image.status_code == 415
+    outsider = await client.post(url, files=files, headers=eve.headers)
+    assert outsider.status_code == 404
+    history = (await client.get(f"{BASE}/rooms/{g['id']}/messages", headers=ben.headers)).json()
+    assert [m["type"] for m in history["items"]] == ["image", "image"]
+    gone = await client.delete(f"{BASE}/messages/{body['id']}", headers=ana.headers)
+    assert gone.json()["attachment"] is None

@@ -16,6 +16,7 @@ from townsquare.core.errors import Conflict, Forbidden, NotFound, RateLimited, V
 from townsquare.core.events import emit, user_room
 from townsquare.core.ids import new_id
 from townsquare.domains.accounts import queries as account_queries
+from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.chat import policy, queries
 from townsquare.domains.chat.models import (
     ChatMember,
@@ -37,7 +38,10 @@ from townsquare.domains.chat.schemas import (
     UnreadChanged,
     UpdateRoom,
 )
+from townsquare.domains.posts import actions as posts_actions
 from townsquare.domains.posts import content
+from townsquare.domains.posts import queries as posts_queries
+from townsquare.domains.posts.schemas import MediaView
 from townsquare.infra import jobs
 from townsquare.infra.media import LocalMediaStore
 
@@ -418,9 +422,11 @@ async def _own_resend(
     return Sent(message=view, created=False)
 
 
-async def _check_text(raw: str) -> str:
+async def _check_text(raw: str, *, optional: bool = False) -> str:
     clean = content.sanitize(raw)
     visible = content.plain(clean).strip()
+    if not visible and optional:
+        return ""
     if not visible:
         raise ValidationFailed("A message needs text", code="empty_message")
     if len(visible) > MAX_TEXT or len(clean) > 4 * MAX_TEXT:
@@ -448,6 +454,7 @@ async def check_send_message(
     body: SendMessage,
     media: LocalMediaStore,
     notify_delay: float | None,
+    attachment: MediaView | None = None,
 ) -> Sent:
     """Store a message with the room's next sequence and tell the room, once per client_id.
 
@@ -473,7 +480,7 @@ async def check_send_message(
                 code="slow_mode",
                 retry_after=int(wait.total_seconds()) + 1,
             )
-    clean = await _check_text(body.message)
+    clean = await _check_text(body.message, optional=attachment is not None)
     if body.reply_to_id is not None:
         parent = await session.get(ChatMessage, body.reply_to_id)
         if (
@@ -483,6 +490,11 @@ async def check_send_message(
         ):
             raise ValidationFailed("The message replied to is not in this room", code="bad_reply")
     mentioned = await _mentions(session, room_id=room_id, sender_id=user_id, text=clean)
+    data: dict[str, object] = {"mentions": [str(m) for m in mentioned]} if mentioned else {}
+    kind: str = body.type
+    if attachment is not None:
+        data["attachment"] = attachment.model_dump(mode="json")
+        kind = "video" if attachment.kind == "video" else "image"
     message_id = new_id()
     seq = await _next_seq(session, room, message_id)
     message = ChatMessage(
@@ -490,11 +502,11 @@ async def check_send_message(
         room_id=room_id,
         seq=seq,
         sender_id=user_id,
-        type=body.type,
+        type=kind,
         text=clean,
         reply_to_id=body.reply_to_id,
         client_id=body.client_id,
-        data={"mentions": [str(m) for m in mentioned]} if mentioned else {},
+        data=data,
         created_at=now,
     )
     session.add(message)
@@ -508,6 +520,38 @@ async def check_send_message(
     if notify_delay is not None:
         jobs.defer(session, NOTIFY_JOB, {"message_id": str(message.id)}, delay=notify_delay)
     return Sent(message=view, created=True)
+
+
+async def check_send_attachment(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    room_id: int,
+    upload: content.ProcessedUpload,
+    body: SendMessage,
+    media: LocalMediaStore,
+    notify_delay: float | None,
+) -> Sent:
+    """An image or video message: stored through the posts domain's media store (its types and
+    size limits), then sent like any message with the caption as its optional text."""
+    resent = await _own_resend(
+        session, user_id=principal.user_id, client_id=body.client_id, media=media
+    )
+    if resent is not None:
+        return resent
+    await queries.access_membership(session, user_id=principal.user_id, room_id=room_id)
+    row = await posts_actions.do_store_upload(
+        session, principal=principal, upload=upload, media=media
+    )
+    return await check_send_message(
+        session,
+        user_id=principal.user_id,
+        room_id=room_id,
+        body=body,
+        media=media,
+        notify_delay=notify_delay,
+        attachment=posts_queries.media_view(row, media),
+    )
 
 
 async def send_message(

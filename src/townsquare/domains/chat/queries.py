@@ -29,6 +29,7 @@ from townsquare.domains.chat.schemas import (
     ReactionView,
     RoomView,
 )
+from townsquare.domains.posts.schemas import MediaView
 from townsquare.domains.social import queries as social_queries
 from townsquare.infra import search
 from townsquare.infra.media import LocalMediaStore
@@ -162,6 +163,9 @@ async def render_messages(
                     text="" if parent.deleted_at else preview(parent.text),
                     deleted=parent.deleted_at is not None,
                 ),
+                attachment=None
+                if m.deleted_at or "attachment" not in m.data
+                else MediaView.model_validate(m.data["attachment"]),
                 mentions=[] if m.deleted_at else [int(i) for i in m.data.get("mentions", [])],
                 reactions=[]
                 if m.deleted_at

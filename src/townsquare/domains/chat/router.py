@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Form, Path, Query, Response, UploadFile
 
 from townsquare.context import AppContext
-from townsquare.core.errors import RateLimited
+from townsquare.core.errors import PayloadTooLarge, RateLimited, ValidationFailed
 from townsquare.core.pagination import MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser
 from townsquare.domains.chat import actions, queries
@@ -27,6 +27,7 @@ from townsquare.domains.chat.schemas import (
     SetRole,
     UpdateRoom,
 )
+from townsquare.domains.posts import content
 from townsquare.infra.ratelimit import Rule
 
 router = APIRouter(prefix="/api/v1/realtime/chat", tags=["chat"])
@@ -198,6 +199,49 @@ async def send_message(
         media=ctx.media,
         notify_delay=ctx.settings.chat_notify_delay_seconds,
     )
+    if not sent.created:
+        response.status_code = 200
+    return sent.message
+
+
+@router.post("/rooms/{room_id}/attachments", status_code=201)
+async def send_attachment(
+    room_id: IdPath,
+    file: UploadFile,
+    ctx: Ctx,
+    principal: CurrentUser,
+    response: Response,
+    caption: Annotated[str, Form(max_length=20000)] = "",
+    client_id: Annotated[str | None, Form(min_length=1, max_length=128)] = None,
+) -> MessageView:
+    """Send an image (JPEG, PNG, WebP, GIF) or a video (MP4, WebM) with an optional caption."""
+    settings = ctx.settings
+    limit = max(settings.post_max_image_bytes, settings.post_max_video_bytes)
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"Files may be at most {limit // (1024 * 1024)} MB")
+    if "\x00" in caption or (client_id is not None and "\x00" in client_id):
+        raise ValidationFailed("NUL characters are not allowed", code="validation_failed")
+    body = SendMessage.model_construct(
+        message=caption, type="text", reply_to_id=None, client_id=client_id
+    )
+    await hit_chat_limit(ctx, principal.user_id)
+    upload = content.process_upload(
+        data,
+        max_image_bytes=settings.post_max_image_bytes,
+        max_video_bytes=settings.post_max_video_bytes,
+        thumb_px=settings.post_thumbnail_px,
+    )
+    async with ctx.db.transaction() as session:
+        sent = await actions.check_send_attachment(
+            session,
+            principal=principal,
+            room_id=room_id,
+            upload=upload,
+            body=body,
+            media=ctx.media,
+            notify_delay=ctx.settings.chat_notify_delay_seconds,
+        )
     if not sent.created:
         response.status_code = 200
     return sent.message

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, BaseModel, Field
 from townsquare.core.events import Event
 from townsquare.core.ids import Id
 from townsquare.domains.accounts.schemas import Strict
+from townsquare.domains.posts.schemas import MediaView
 from townsquare.domains.social.schemas import UserSummary
 
 RoomType = Literal["direct", "group", "team", "public"]
@@ -147,6 +148,7 @@ class MessageView(BaseModel):
     type: MessageType
     text: str
     reply_to: ParentPreview | None
+    attachment: MediaView | None = None
     mentions: list[Id]
     reactions: list[ReactionView]
     client_id: str | None
