@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.factories import app_ctx
 from tests.integration.social.conftest import befriend, published  # noqa: F401
+from townsquare.realtime.presence_service import presence_service
 
 
 async def post(client, member, text="Hello town", **extra: Any) -> dict[str, Any]:
@@ -18,4 +20,11 @@ async def see(client, viewer, post_id) -> int:
     return (await client.get(f"/api/v1/posts/{post_id}", headers=headers)).status_code
 
 
-__all__ = ["befriend", "post", "see"]
+async def go_online(client, *members) -> None:
+    """Mark members connected, as a gateway would: live events are addressed to them only."""
+    service = presence_service(app_ctx(client))
+    for member in members:
+        await service.connected(int(member.id), f"test-{member.id}")
+
+
+__all__ = ["befriend", "go_online", "post", "see"]

@@ -8,7 +8,7 @@ import io
 from PIL import Image
 
 from tests.factories import register, set_role
-from tests.integration.posts.conftest import befriend, post
+from tests.integration.posts.conftest import befriend, go_online, post
 from townsquare.domains.posts.schemas import NewComment, PostCommented, PostShared
 
 
@@ -51,6 +51,7 @@ async def test_concurrent_likes_are_counted_exactly(client):
 async def test_comments_and_one_level_of_replies(client, published):
     ana, ben, cyd = [await register(client, n) for n in ("ana", "ben", "cyd")]
     await client.put("/api/v1/following/ana", headers=cyd.headers)
+    await go_online(client, ana, cyd)
     pid = (await post(client, ana))["id"]
     published.clear()
     top = await client.post(
@@ -255,6 +256,8 @@ async def test_moderators_see_private_posts(client):
 async def test_muted_users_activity_is_not_told(client, published):
     ana, ben = await register(client, "ana"), await register(client, "ben")
     await client.put("/api/v1/mutes/ben", headers=ana.headers)
+    await client.put("/api/v1/following/ben", headers=ana.headers)
+    await go_online(client, ana, ben)
     pid = (await post(client, ana, "quiet please"))["id"]
     published.clear()
     await client.post(f"/api/v1/posts/{pid}/comments", headers=ben.headers, json={"text": "hey"})

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import register, set_role
-from tests.integration.posts.conftest import befriend, post, see
+from tests.integration.posts.conftest import befriend, go_online, post, see
 from townsquare.domains.posts.schemas import NewPost, PostMentioned
 
 
 async def test_create_sanitizes_and_parses(client, published):
     ana = await register(client, "ana")
     ben = await register(client, "ben")
+    await go_online(client, ana)
     body = await post(
         client,
         ana,
@@ -44,6 +45,20 @@ async def test_create_sanitizes_and_parses(client, published):
     }
     assert published[1].rooms == (f"feed:{ana.id}:achievement",)
     assert published[1].event.payload()["post"]["id"] == body["id"]
+
+
+async def test_live_posts_are_addressed_to_connected_readers_only(client, published):
+    author, online, offline = [await register(client, n) for n in ("author", "online", "offline")]
+    for reader in (online, offline):
+        await client.put("/api/v1/following/author", headers=reader.headers)
+    await go_online(client, online)
+    await post(client, author, "who hears this")
+    assert [d.rooms for d in published if isinstance(d.event, NewPost)] == [
+        (f"feed:{online.id}:following:general",)
+    ]
+    published.clear()
+    await post(client, offline, "nobody is listening")
+    assert [d for d in published if isinstance(d.event, NewPost)] == []
 
 
 @pytest.mark.parametrize(

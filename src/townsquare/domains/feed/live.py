@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -15,6 +16,8 @@ from townsquare.domains.feed.schemas import LikesReceived
 from townsquare.domains.posts.models import Post
 from townsquare.domains.social import queries as social_queries
 from townsquare.infra.bus import publish_deliveries
+from townsquare.realtime.presence import now_ms
+from townsquare.realtime.presence_service import presence_service
 
 log = structlog.get_logger("townsquare.feed.live")
 RECENT = 3
@@ -98,3 +101,15 @@ def aggregator(ctx: AppContext) -> LikeAggregator:
 async def note_like(ctx: AppContext, *, post_id: int, author_id: int, principal: Principal) -> None:
     """Tell the author about a committed like, aggregated with others of the same burst."""
     await aggregator(ctx).add(post_id=post_id, author_id=author_id, liker_id=principal.user_id)
+
+
+def online_filter(ctx: AppContext) -> Callable[[list[int]], Awaitable[list[int]]]:
+    """Who of a post's audience is connected (presence, shared with the gateway): live events
+    are addressed to them only, so a post by an account with many followers costs what its
+    online audience costs."""
+    store = presence_service(ctx).store
+
+    async def online(user_ids: list[int]) -> list[int]:
+        return await store.online(user_ids, now=now_ms())
+
+    return online

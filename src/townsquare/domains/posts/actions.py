@@ -7,6 +7,7 @@ likes, views and shares keep them exact on both backends.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select, update
@@ -46,6 +47,9 @@ from townsquare.domains.social import actions as social_actions
 from townsquare.domains.social import queries as social_queries
 from townsquare.domains.social.models import Follow, Friendship, Mute
 from townsquare.infra.media import LocalMediaStore
+
+OnlineFilter = Callable[[list[int]], Awaitable[list[int]]]
+"""Narrows user ids to those connected to a gateway: live events go only to them."""
 
 
 async def _insert(session: AsyncSession, row: object) -> bool:
@@ -144,6 +148,7 @@ async def check_create_post(
     body: PostCreate,
     media: LocalMediaStore,
     shared_post_id: int | None = None,
+    online: OnlineFilter | None = None,
 ) -> Post:
     """Publish a post: sanitized text, tags, mentions, up to four of the caller's uploads."""
     text = _check_text(body.text)
@@ -180,12 +185,17 @@ async def check_create_post(
     await social_actions.bump_counter(
         session, user_id=principal.user_id, column="posts_count", delta=1
     )
-    await _announce_post(session, post=post, principal=principal, media=media)
+    await _announce_post(session, post=post, principal=principal, media=media, online=online)
     return post
 
 
 async def live_audience(
-    session: AsyncSession, *, author_id: int, privacy: str, actor_id: int | None = None
+    session: AsyncSession,
+    *,
+    author_id: int,
+    privacy: str,
+    actor_id: int | None = None,
+    online: OnlineFilter | None = None,
 ) -> tuple[set[int], set[int]]:
     """Who gets a post's live events: (everyone in its network, those who follow the author).
 
@@ -219,6 +229,8 @@ async def live_audience(
             (await session.execute(select(Mute.muter_id).where(Mute.muted_id == person))).scalars()
         )
     network -= excluded  # for a comment this drops the author too if they muted the actor
+    if online is not None:  # nobody offline can receive a live event: do not address them
+        network = set(await online(sorted(network)))
     return network, followers & network
 
 
@@ -232,11 +244,18 @@ def feed_rooms(network: set[int], followers: set[int], post_type: str) -> list[s
 
 
 async def _announce_post(
-    session: AsyncSession, *, post: Post, principal: Principal, media: LocalMediaStore
+    session: AsyncSession,
+    *,
+    post: Post,
+    principal: Principal,
+    media: LocalMediaStore,
+    online: OnlineFilter | None,
 ) -> None:
     network, followers = await live_audience(
-        session, author_id=post.author_id, privacy=post.privacy
+        session, author_id=post.author_id, privacy=post.privacy, online=online
     )
+    if not network:
+        return
     [view] = await queries.render_posts(session, viewer=principal, posts=[post], media=media)
     view = view.model_copy(update={"liked_by_me": False})
     emit(session, NewPost(post=view), to=feed_rooms(network, followers, post.type))
@@ -369,6 +388,7 @@ async def check_share(
     message: str,
     privacy: str,
     media: LocalMediaStore,
+    online: OnlineFilter | None = None,
 ) -> Post:
     """Repost a public post (a share of a share shares the original), with an optional note."""
     original = await queries.access_post(session, viewer=principal, post_id=post_id)
@@ -384,6 +404,7 @@ async def check_share(
         body=PostCreate(text=message, privacy=privacy, type=original.type),
         media=media,
         shared_post_id=original.id,
+        online=online,
     )
     await _bump(session, Post, original.id, shares_count=1)
     await _affinity(session, user_id=principal.user_id, author_id=original.author_id, kind="share")
@@ -431,6 +452,7 @@ async def check_comment(
     text: str,
     parent_id: int | None,
     media: LocalMediaStore,
+    online: OnlineFilter | None = None,
 ) -> CommentView:
     """Comment on a visible post, or reply to one of its top-level comments."""
     post = await queries.access_post(session, viewer=principal, post_id=post_id)
@@ -472,9 +494,14 @@ async def check_comment(
             to=[user_room(target)],
         )
     network, followers = await live_audience(
-        session, author_id=post.author_id, privacy=post.privacy, actor_id=principal.user_id
+        session,
+        author_id=post.author_id,
+        privacy=post.privacy,
+        actor_id=principal.user_id,
+        online=online,
     )
-    emit(session, NewComment(comment=view), to=feed_rooms(network, followers, post.type))
+    if network:
+        emit(session, NewComment(comment=view), to=feed_rooms(network, followers, post.type))
     return view
 
 

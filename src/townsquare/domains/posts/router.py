@@ -57,9 +57,11 @@ async def upload_media(file: UploadFile, ctx: Ctx, principal: CurrentUser) -> Me
 @router.post("/posts", status_code=201)
 async def create_post(body: PostCreate, ctx: Ctx, principal: CurrentUser) -> PostView:
     """Publish a post."""
+    from townsquare.domains.feed import live  # the feed builds on posts
+
     async with ctx.db.transaction() as session:
         post = await actions.check_create_post(
-            session, principal=principal, body=body, media=ctx.media
+            session, principal=principal, body=body, media=ctx.media, online=live.online_filter(ctx)
         )
         [view] = await queries.render_posts(
             session, viewer=principal, posts=[post], media=ctx.media
@@ -162,6 +164,8 @@ async def view_post(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> ViewRe
 @router.post("/posts/{post_id}/share", status_code=201)
 async def share(post_id: IdPath, body: ShareCreate, ctx: Ctx, principal: CurrentUser) -> PostView:
     """Repost a public post with an optional message."""
+    from townsquare.domains.feed import live
+
     async with ctx.db.transaction() as session:
         post = await actions.check_share(
             session,
@@ -170,6 +174,7 @@ async def share(post_id: IdPath, body: ShareCreate, ctx: Ctx, principal: Current
             message=body.message,
             privacy=body.privacy,
             media=ctx.media,
+            online=live.online_filter(ctx),
         )
         [view] = await queries.render_posts(
             session, viewer=principal, posts=[post], media=ctx.media
@@ -220,6 +225,8 @@ async def add_comment(
     post_id: IdPath, body: CommentCreate, ctx: Ctx, principal: CurrentUser
 ) -> CommentView:
     """Comment on a post, or reply to a top-level comment with `parent_id`."""
+    from townsquare.domains.feed import live
+
     async with ctx.db.transaction() as session:
         return await actions.check_comment(
             session,
@@ -228,6 +235,7 @@ async def add_comment(
             text=body.text,
             parent_id=body.parent_id,
             media=ctx.media,
+            online=live.online_filter(ctx),
         )
 
 
