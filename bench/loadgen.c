@@ -75,8 +75,11 @@ static void write_all(int fd, const char *data, size_t len) {
   }
 }
 
-/* A masked (zero key) client text frame. */
+static uint64_t g_closed; /* connections the server closed during the run */
+
+/* A masked (zero key) client text frame; a connection the server closed is skipped. */
 static void send_text(int fd, const char *text, size_t len) {
+  if (fd < 0) return;
   char hdr[14];
   size_t h = 0;
   hdr[h++] = (char)0x81;
@@ -289,6 +292,8 @@ int main(int argc, char **argv) {
           fprintf(stderr, "loadgen: connection closed by server during the run\n");
           epoll_ctl(ep, EPOLL_CTL_DEL, gone->fd, NULL);
           close(gone->fd);
+          gone->fd = -1;
+          g_closed++;
         }
     }
     double busy = (cpu_seconds() - cpu0);
@@ -297,16 +302,18 @@ int main(int argc, char **argv) {
     printf("{\"rate_msgs\":%.0f,\"receivers\":%llu,\"offered_deliveries_per_s\":%.0f,"
            "\"sent\":%llu,\"expected\":%llu,\"delivered\":%llu,\"loss\":%.6f,"
            "\"delivered_per_s\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,"
-           "\"loadgen_cpu\":%.2f}\n",
+           "\"loadgen_cpu\":%.2f,\"closed_by_server\":%llu}\n",
            rate, (unsigned long long)expected_receivers, rate * (double)expected_receivers,
            (unsigned long long)sent, (unsigned long long)expected, (unsigned long long)g_received,
            expected ? 1.0 - (double)g_received / (double)expected : 0.0,
            (double)g_received / duration, percentile(0.50, g_received) / 1000.0,
-           percentile(0.99, g_received) / 1000.0, g_lat_max_ns / 1e6, busy / wall);
+           percentile(0.99, g_received) / 1000.0, g_lat_max_ns / 1e6, busy / wall,
+           (unsigned long long)g_closed);
     fflush(stdout);
     /* past saturation there is nothing more to learn; stop rather than queue minutes of load */
-    if (expected && ((double)g_received / (double)expected < 0.9 ||
-                     percentile(0.99, g_received) > 2000000))
+    if (pub->fd < 0 ||
+        (expected && ((double)g_received / (double)expected < 0.9 ||
+                      percentile(0.99, g_received) > 2000000)))
       break;
     /* drain anything still in flight before the next step */
     uint64_t quiet = now_ns() + 500000000ull;
