@@ -206,3 +206,20 @@ async def test_room_list_by_activity_with_preview_and_unread(client):
     assert [r["name"] for r in rest["items"]] == ["two"] and rest["next_cursor"] is None
     bad = await client.get(f"{BASE}/rooms?cursor=nonsense", headers=ben.headers)
     assert bad.status_code == 422
+
+
+async def test_a_direct_room_left_comes_back_with_the_next_message(client):
+    ana, ben = await people(client, 2)
+    dm = await room(client, ana, "direct", ben)
+    await send(client, ben, dm["id"], "bye for now")
+    assert (
+        await client.post(f"{BASE}/rooms/{dm['id']}/leave", headers=ben.headers)
+    ).status_code == 204
+    assert (await client.get(f"{BASE}/rooms", headers=ben.headers)).json()["items"] == []
+    await send(client, ana, dm["id"], "you there?")
+    (back,) = (await client.get(f"{BASE}/rooms", headers=ben.headers)).json()["items"]
+    assert back["id"] == dm["id"] and back["unread_count"] == 1 and back["member_count"] == 2
+    # and asking for the room again from the leaver's side gives the same conversation
+    await client.post(f"{BASE}/rooms/{dm['id']}/leave", headers=ana.headers)
+    again = await room(client, ana, "direct", ben)
+    assert again["id"] == dm["id"] and again["member_count"] == 2

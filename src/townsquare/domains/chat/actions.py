@@ -468,9 +468,12 @@ async def check_send_message(
         raise Forbidden("Only admins may write here", code="posting_restricted")
     if room.type == "direct" and room.direct_key:
         low, high = (int(x) for x in room.direct_key.split(":"))
-        await policy.check_may_message(
-            session, actor_id=user_id, target_id=high if low == user_id else low
-        )
+        other = high if low == user_id else low
+        await policy.check_may_message(session, actor_id=user_id, target_id=other)
+        if await queries.get_member(session, room_id=room.id, user_id=other) is None:
+            # the other person had left: the next message brings the conversation back
+            await _add_member(session, room=room, user_id=other)
+            _tell(session, room.id, "joined", other)
     now = utcnow()
     if room.slow_mode_seconds and not policy.is_admin(member) and member.last_sent_at:
         wait = member.last_sent_at + timedelta(seconds=room.slow_mode_seconds) - now
