@@ -609,9 +609,7 @@ class RedisJobQueue(JobQueue):
         raw = await self._redis.blmove(
             self.ready_key,
             self._processing(self.worker_id),
-            # Redis >= 6 takes fractional seconds (redis-py's stub says int): short waits
-            # let a stopping worker exit promptly
-            cast(int, min(1.0, max(0.05, self.options.poll_seconds))),
+            max(1, round(self.options.poll_seconds)),  # whole seconds: any Redis, any client
             "RIGHT",
             "LEFT",
         )
