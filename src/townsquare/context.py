@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from townsquare.config import Settings
 from townsquare.core.db import Database
 from townsquare.core.events import Delivery
-from townsquare.infra.bus import Bus, make_bus, publish_deliveries
+from townsquare.infra.bus import Bus, make_bus_for, publish_deliveries
 from townsquare.infra.jobs import JobQueue, MemoryJobQueue, QueueOptions, attach, make_queue
 from townsquare.infra.media import LocalMediaStore
 from townsquare.infra.ratelimit import RateLimiter
@@ -35,7 +35,7 @@ class AppContext:
     def create(cls, settings: Settings) -> AppContext:
         """Wire the embedded or cluster adapters the settings ask for."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        bus = make_bus(settings.redis_url)
+        bus = make_bus_for(settings)
 
         async def publish(deliveries: list[Delivery]) -> None:
             await publish_deliveries(bus, deliveries)

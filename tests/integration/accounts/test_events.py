@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import app_ctx, make_admin, register
+from tests.factories import app_ctx, login, make_admin, register
 from townsquare.core.events import Delivery, emit
 from townsquare.domains.accounts.schemas import AccountStatusChanged
 
@@ -67,3 +67,20 @@ async def test_rolled_back_transactions_publish_nothing(client, published):
     async with db.transaction() as session:
         emit(session, AccountStatusChanged(user_id=1, status="banned"), to=["user:1"])
     assert len(published) == 1
+
+
+async def test_every_ended_session_is_told_to_the_users_sockets(client, published):
+    from townsquare.domains.accounts.schemas import AccountSessionRevoked
+
+    first = await register(client, "devices")
+    second = await login(client, "devices")
+    third = await login(client, "devices")
+    await client.post("/api/v1/auth/logout", headers=first.headers)
+    await client.post("/api/v1/auth/sessions/revoke-others", headers=third.headers)
+    ended = [d for d in published if isinstance(d.event, AccountSessionRevoked)]
+    assert [d.event.payload()["session_id"] for d in ended] == [first.session_id, second.session_id]
+    assert {d.rooms for d in ended} == {(f"user:{first.id}",)}
+    # a session already ended is not announced twice
+    published.clear()
+    await client.post("/api/v1/auth/logout", json={"refresh_token": first.refresh_token})
+    assert published == []

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.factories import Member, register
+from tests.factories import Member, login, register
 from tests.integration.realtime.conftest import WAIT, GatewayFactory, JsFactory, until
 from townsquare.core.events import user_room
 from townsquare.realtime import Gateway
@@ -266,3 +266,27 @@ async def test_revoked_session_is_disconnected(
         )
         assert (await js.expect_event("error"))["args"][0]["code"] == "session_revoked"
         await js.expect_type("disconnect")
+
+
+async def test_logout_ends_only_that_sessions_sockets(
+    client: httpx.AsyncClient, gateway: tuple[Gateway, str], js_client: JsFactory
+) -> None:
+    _, url = gateway
+    phone = await register(client)
+    laptop = await login(client, phone.username)
+    async with (
+        js_client(url, auth={"token": phone.access_token}) as on_phone,
+        js_client(url, auth={"token": laptop.access_token}) as on_laptop,
+    ):
+        await on_phone.expect_type("connect")
+        await on_laptop.expect_type("connect")
+        reply = await client.post("/api/v1/auth/logout", headers=phone.headers)
+        assert reply.status_code == 204
+        assert (await on_phone.expect_event("error"))["args"][0]["code"] == "session_revoked"
+        await on_phone.expect_type("disconnect")
+        # the laptop's session is untouched: a sign-out-others from it now ends nothing live
+        others = await client.post("/api/v1/auth/sessions/revoke-others", headers=laptop.headers)
+        assert others.json() == {"sessions_revoked": 0}
+        assert (await client.get("/api/v1/users/me", headers=laptop.headers)).status_code == 200
+        reply = await on_laptop.emit("presence:activity", {"activity": "still here"})
+        assert reply["ok"] is True

@@ -54,6 +54,7 @@ from townsquare.domains.accounts.queries import (
     username_key,
 )
 from townsquare.domains.accounts.schemas import (
+    AccountSessionRevoked,
     AccountStatusChanged,
     AdminUserUpdate,
     ProfileUpdate,
@@ -328,10 +329,19 @@ async def attempt_refresh(
 
 
 def do_revoke_session(session: AsyncSession, login_session: LoginSession, *, reason: str) -> None:
-    """End a session: its access tokens fail on the next request, its refresh tokens at once."""
+    """End a session: its tokens fail on the next request, its sockets close at once."""
     if login_session.revoked_at is None:
         login_session.revoked_at = utcnow()
         login_session.revoked_reason = reason
+        _tell_sockets(session, user_id=login_session.user_id, session_id=login_session.id)
+
+
+def _tell_sockets(session: AsyncSession, *, user_id: int, session_id: int) -> None:
+    emit(
+        session,
+        AccountSessionRevoked(user_id=user_id, session_id=session_id),
+        to=[user_room(user_id)],
+    )
 
 
 async def do_logout(session: AsyncSession, *, principal: Principal, meta: RequestMeta) -> None:
@@ -395,15 +405,22 @@ async def do_revoke_all_sessions(
     session: AsyncSession, *, user_id: int, reason: str, keep_session_id: int | None = None
 ) -> int:
     """Revoke every live session of a user except, optionally, the caller's own."""
-    query = (
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow(), revoked_reason=reason)
+    live = select(LoginSession.id).where(
+        LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None)
     )
     if keep_session_id is not None:
-        query = query.where(LoginSession.id != keep_session_id)
-    result = await session.execute(query)
-    return int(result.rowcount)  # type: ignore[attr-defined]
+        live = live.where(LoginSession.id != keep_session_id)
+    session_ids = list((await session.execute(live)).scalars())
+    if not session_ids:
+        return 0
+    await session.execute(
+        update(LoginSession)
+        .where(LoginSession.id.in_(session_ids))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+    for session_id in session_ids:
+        _tell_sockets(session, user_id=user_id, session_id=session_id)
+    return len(session_ids)
 
 
 async def check_change_password(

@@ -237,3 +237,11 @@ class AccountStatusChanged(Event):
     type: Literal["account:status_changed"] = "account:status_changed"
     user_id: Id
     status: Status
+
+
+class AccountSessionRevoked(Event):
+    """Told to a user's own connections so the gateway ends that session's sockets at once."""
+
+    type: Literal["account:session_revoked"] = "account:session_revoked"
+    user_id: Id
+    session_id: Id
