@@ -75,9 +75,14 @@ async def test_presence_online_idle_active_offline(
     await _until_offline(fast, int(member.id))
     info = await presence_service(fast).get(int(member.id))
     assert info.last_seen_ms is not None
-    async with ctx.db.read() as session:
-        seen = await session.scalar(select(User.last_seen_at).where(User.id == int(member.id)))
-    assert seen is not None
+
+    async def last_seen_persisted() -> bool:
+        # written just after the offline transition, so wait for it rather than race it
+        async with ctx.db.read() as session:
+            query = select(User.last_seen_at).where(User.id == int(member.id))
+            return await session.scalar(query) is not None
+
+    await until(last_seen_persisted)
     # REST on the app's own context
     reply = await rest.get(me, headers=member.headers)
     assert reply.status_code == 200
