@@ -319,7 +319,9 @@ async def test_stale_sessions_are_purged_with_their_tokens(client):
 
     from townsquare.core.clock import utcnow
     from townsquare.domains.accounts import actions
+    from townsquare.domains.accounts.jobs import PURGE_SESSIONS_JOB, purge_sessions
     from townsquare.domains.accounts.models import LoginSession, RefreshToken
+    from townsquare.infra.jobs import registry
 
     live = await register(client, "keeper")
     gone = await login(client, "keeper")
@@ -330,8 +332,11 @@ async def test_stale_sessions_are_purged_with_their_tokens(client):
         assert old is not None
         old.revoked_at = utcnow() - timedelta(days=40)
     async with db.transaction() as session:
-        purged = await actions.do_purge_stale_sessions(session, older_than=timedelta(days=30))
-    assert purged == 1
+        recent = await actions.do_purge_stale_sessions(session, older_than=timedelta(days=41))
+    assert recent == 0
+    # the scheduled job does the real purge
+    assert registry.schedules[PURGE_SESSIONS_JOB].every == 6 * 3600
+    await purge_sessions(app_ctx(client), {})
     async with db.read() as session:
         ids = set((await session.execute(select(LoginSession.id))).scalars())
         tokens = (
