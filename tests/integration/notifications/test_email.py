@@ -209,6 +209,10 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
     await client.patch(
         "/api/v1/users/me", headers=never.headers, json={"notifications": {"digest": "never"}}
     )
+    # benny is notified of tokyo's follow; keep his (UTC, weekly) digest out of the count
+    await client.patch(
+        "/api/v1/users/me", headers=ben.headers, json={"notifications": {"digest": "never"}}
+    )
     for who in (tokyo, lisbon, never):
         for n in range(3):
             await notify(
@@ -232,7 +236,8 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
     # the Tokyo morning: only the daily Tokyo digest
     assert await delivery.send_due_digests(ctx, now=_next_morning("Asia/Tokyo", hour)) == 1
     [digest] = inbox.to(tokyo.email)
-    assert digest["Subject"] == "Your daily townsquare digest: 4 unread notifications"
+    # 3 likes + 1 comment, and the new post of benny, whom tokyo follows
+    assert digest["Subject"] == "Your daily townsquare digest: 5 unread notifications"
     text = parts(digest)["text/plain"]
     assert "- benny liked your post" in text and "- benny commented on your post" in text
     assert "unsubscribe?token=" in text and digest["List-Unsubscribe"]

@@ -20,6 +20,7 @@ from townsquare.core.events import emit, user_room
 from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.accounts.queries import username_key
+from townsquare.domains.notifications import actions as notifications
 from townsquare.domains.posts import content, policy, queries
 from townsquare.domains.posts.models import (
     Comment,
@@ -138,6 +139,15 @@ async def _set_tags_and_mentions(
                 ),
                 to=[user_room(user.id)],
             )
+        if announce and user.id not in old:
+            await notifications.notify(
+                session,
+                recipient_id=user.id,
+                type="mention",
+                actor_id=author.id,
+                target=notifications.Target("post", post.id),
+                message=content.plain(post.text)[:200],
+            )
     await session.flush()
 
 
@@ -252,8 +262,19 @@ async def _announce_post(
     online: OnlineFilter | None,
 ) -> None:
     network, followers = await live_audience(
-        session, author_id=post.author_id, privacy=post.privacy, online=online
+        session, author_id=post.author_id, privacy=post.privacy
     )
+    if post.shared_post_id is None:
+        await notifications.notify_many(
+            session,
+            recipient_ids=sorted(followers - {post.author_id}),
+            type="new_post",
+            actor_id=post.author_id,
+            target=notifications.Target("post", post.id),
+        )
+    if online is not None:  # live events only reach connected readers
+        network = set(await online(sorted(network)))
+        followers &= network
     if not network:
         return
     [view] = await queries.render_posts(session, viewer=principal, posts=[post], media=media)
@@ -340,6 +361,13 @@ async def check_like(
     if created:
         await _bump(session, Post, post.id, likes_count=1)
         await _affinity(session, user_id=principal.user_id, author_id=post.author_id, kind="like")
+        await notifications.notify(
+            session,
+            recipient_id=post.author_id,
+            type="like",
+            actor_id=principal.user_id,
+            target=notifications.Target("post", post.id),
+        )
     return created, await _count(session, post.id, Post.likes_count), post
 
 
@@ -421,6 +449,14 @@ async def check_share(
             ),
             to=[user_room(original.author_id)],
         )
+    await notifications.notify(
+        session,
+        recipient_id=original.author_id,
+        type="share",
+        actor_id=principal.user_id,
+        target=notifications.Target("post", original.id),
+        data={"share_id": str(share.id)},
+    )
     return share
 
 
@@ -492,6 +528,15 @@ async def check_comment(
                 username=principal.username,
             ),
             to=[user_room(target)],
+        )
+        await notifications.notify(
+            session,
+            recipient_id=target,
+            type="reply" if parent is not None and target == parent.author_id else "comment",
+            actor_id=principal.user_id,
+            target=notifications.Target("post", post.id),
+            data={"comment_id": str(comment.id)},
+            message=content.plain(clean)[:200],
         )
     network, followers = await live_audience(
         session,

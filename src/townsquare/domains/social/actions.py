@@ -18,6 +18,7 @@ from townsquare.core.events import emit, user_room
 from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
+from townsquare.domains.notifications import actions as notifications
 from townsquare.domains.social import queries
 from townsquare.domains.social.models import Block, Follow, FriendRequest, Friendship, Mute
 from townsquare.domains.social.schemas import (
@@ -104,6 +105,14 @@ async def check_send_friend_request(
                 ),
                 to=[user_room(target.id)],
             )
+            await notifications.notify(
+                session,
+                recipient_id=target.id,
+                type="friend_request",
+                actor_id=principal.user_id,
+                target=notifications.Target("friend_request", request.id),
+                message=request.message or "",
+            )
             return RequestOutcome(request=request)
         existing = await _pending_between(session, low=low, high=high)  # lost a race
         if existing is None:
@@ -146,6 +155,13 @@ async def do_accept(session: AsyncSession, *, request: FriendRequest) -> None:
         session,
         FriendRequestAccepted(user_id=receiver.id, username=receiver.username),
         to=[user_room(request.sender_id)],
+    )
+    await notifications.notify(
+        session,
+        recipient_id=request.sender_id,
+        type="friend_accepted",
+        actor_id=receiver.id,
+        target=notifications.Target("user", receiver.id),
     )
 
 
@@ -223,6 +239,14 @@ async def check_follow(session: AsyncSession, *, principal: Principal, username:
             session,
             NewFollower(follower_id=principal.user_id, follower_username=principal.username),
             to=[user_room(target.id)],
+        )
+    if created:
+        await notifications.notify(
+            session,
+            recipient_id=target.id,
+            type="follow",
+            actor_id=principal.user_id,
+            target=notifications.Target("user", target.id),
         )
     return created
 
