@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,11 +59,9 @@ from townsquare.domains.accounts.schemas import (
     ProfileUpdate,
     TokenPair,
 )
+from townsquare.infra.images import ImageRejected, decode_image, webp_bytes
 from townsquare.infra.media import LocalMediaStore
 from townsquare.infra.ratelimit import RateLimiter, Rule
-
-ALLOWED_IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
-MAX_IMAGE_PIXELS = 40_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,30 +522,21 @@ def process_avatar(data: bytes, *, max_bytes: int, thumb_px: int) -> ProcessedIm
     if not data:
         raise BadRequest("The file is empty", code="invalid_image")
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            fmt = probe.format
-            width, height = probe.size
-        if fmt not in ALLOWED_IMAGE_FORMATS:
-            raise UnsupportedMediaType(
-                "Avatars must be JPEG, PNG or WebP", code="unsupported_image"
-            )
-        if width * height > MAX_IMAGE_PIXELS:
-            raise PayloadTooLarge("The image has too many pixels", code="image_too_large")
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            oriented = ImageOps.exif_transpose(image)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise UnsupportedMediaType(
-            "The file is not a readable image", code="invalid_image"
-        ) from exc
-    mode = "RGBA" if oriented.mode in ("RGBA", "LA", "P") else "RGB"
-    clean = oriented.convert(mode)
-    original = io.BytesIO()
-    clean.save(original, format="WEBP", quality=90)
+        clean = decode_image(data)
+    except ImageRejected as exc:
+        raise _avatar_error(exc.reason) from exc
     thumb = ImageOps.fit(clean, (thumb_px, thumb_px), method=Image.Resampling.LANCZOS)
-    thumbnail = io.BytesIO()
-    thumb.save(thumbnail, format="WEBP", quality=85)
-    return ProcessedImage(original.getvalue(), thumbnail.getvalue(), clean.width, clean.height)
+    return ProcessedImage(
+        webp_bytes(clean, quality=90), webp_bytes(thumb, quality=85), clean.width, clean.height
+    )
+
+
+def _avatar_error(reason: str) -> AppError:
+    if reason == "unsupported":
+        return UnsupportedMediaType("Avatars must be JPEG, PNG or WebP", code="unsupported_image")
+    if reason == "too_many_pixels":
+        return PayloadTooLarge("The image has too many pixels", code="image_too_large")
+    return UnsupportedMediaType("The file is not a readable image", code="invalid_image")
 
 
 async def do_set_avatar(

@@ -8,9 +8,10 @@ import re
 from dataclasses import dataclass
 
 import nh3
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from townsquare.core.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from townsquare.core.errors import AppError, BadRequest, PayloadTooLarge, UnsupportedMediaType
+from townsquare.infra.images import ImageRejected, decode_image, webp_bytes
 
 ALLOWED_TAGS = {
     "b",
@@ -31,8 +32,6 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 HASHTAG = re.compile(r"(?<![\w&#/])#([A-Za-z][A-Za-z0-9_]{0,49})")
 MENTION = re.compile(r"(?<![\w@/.])@([A-Za-z0-9_]{3,30})")
 TAG_HTML = re.compile(r"<[^>]*>")
-ALLOWED_IMAGE_FORMATS = {"JPEG", "PNG", "WEBP"}
-MAX_IMAGE_PIXELS = 40_000_000
 
 
 def sanitize(text: str) -> str:
@@ -114,36 +113,27 @@ def _dimensions(data: bytes) -> tuple[int | None, int | None]:
 
 def _process_image(data: bytes, *, thumb_px: int) -> ProcessedUpload:
     try:
-        with Image.open(io.BytesIO(data)) as probe:
-            fmt = probe.format
-            width, height = probe.size
-        if fmt not in ALLOWED_IMAGE_FORMATS:
-            raise UnsupportedMediaType(
-                "Attach JPEG, PNG, WebP or GIF images, or MP4/WebM video", code="unsupported_media"
-            )
-        if width * height > MAX_IMAGE_PIXELS:
-            raise PayloadTooLarge("The image has too many pixels", code="image_too_large")
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            oriented = ImageOps.exif_transpose(image)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise UnsupportedMediaType(
-            "The file is not a readable image or video", code="invalid_media"
-        ) from exc
-    mode = "RGBA" if oriented.mode in ("RGBA", "LA", "P") else "RGB"
-    clean = oriented.convert(mode)
-    original = io.BytesIO()
-    clean.save(original, format="WEBP", quality=88)
+        clean = decode_image(data)
+    except ImageRejected as exc:
+        raise _media_error(exc.reason) from exc
     thumb = clean.copy()
     thumb.thumbnail((thumb_px, thumb_px), Image.Resampling.LANCZOS)
-    thumbnail = io.BytesIO()
-    thumb.save(thumbnail, format="WEBP", quality=80)
     return ProcessedUpload(
         "image",
         "image/webp",
         ".webp",
-        original.getvalue(),
-        thumbnail.getvalue(),
+        webp_bytes(clean, quality=88),
+        webp_bytes(thumb, quality=80),
         clean.width,
         clean.height,
     )
+
+
+def _media_error(reason: str) -> AppError:
+    if reason == "unsupported":
+        return UnsupportedMediaType(
+            "Attach JPEG, PNG, WebP or GIF images, or MP4/WebM video", code="unsupported_media"
+        )
+    if reason == "too_many_pixels":
+        return PayloadTooLarge("The image has too many pixels", code="image_too_large")
+    return UnsupportedMediaType("The file is not a readable image or video", code="invalid_media")
