@@ -228,16 +228,14 @@ async def _drop_postgres(url: str, name: str) -> None:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from sqlalchemy import insert
 
     from townsquare.config import Settings
     from townsquare.context import AppContext
-    from townsquare.core.clock import utcnow
     from townsquare.core.ids import new_id
     from townsquare.core.logging import configure_logging
     from townsquare.core.migrations import upgrade
     from townsquare.core.security import create_access_token
-    from townsquare.domains.accounts.models import LoginSession, User, UserSettings
+    from townsquare.demo import insert_signed_in_members
     from townsquare.domains.chat import actions as chat_actions
     from townsquare.domains.chat.schemas import CreateRoom
     from townsquare.realtime import Gateway
@@ -265,27 +263,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     ctx = AppContext.create(settings)
     await ctx.start()
     users = [(new_id(), new_id()) for _ in range(args.members)]
-    expires = utcnow().replace(year=utcnow().year + 1)
     async with ctx.db.transaction() as session:
-        await session.execute(
-            insert(User),
-            [
-                {
-                    "id": uid,
-                    "username": f"c{i}",
-                    "username_key": f"c{i}",
-                    "email": f"c{i}@example.org",
-                    "email_key": f"c{i}@example.org",
-                    "password_hash": "!",
-                }
-                for i, (uid, _) in enumerate(users)
-            ],
-        )
-        await session.execute(insert(UserSettings), [{"user_id": uid} for uid, _ in users])
-        await session.execute(
-            insert(LoginSession),
-            [{"id": sid, "user_id": uid, "expires_at": expires} for uid, sid in users],
-        )
+        await insert_signed_in_members(session, users, prefix="c")
     rooms: list[int] = []
     for start in range(0, len(users), args.room_size):  # the chat domain's own action
         group = users[start : start + args.room_size]

@@ -211,41 +211,20 @@ def _cpu_model() -> str:
 
 async def prepare(data_dir: Path, users: int) -> None:
     """Create the embedded database with `users` bench users; keep the secret and tokens there."""
-    from sqlalchemy import insert
 
-    from townsquare.core.clock import utcnow
     from townsquare.core.db import Database
     from townsquare.core.ids import new_id
     from townsquare.core.migrations import upgrade
     from townsquare.core.security import create_access_token
-    from townsquare.domains.accounts.models import LoginSession, User, UserSettings
+    from townsquare.demo import insert_signed_in_members
 
     db_url = f"sqlite+aiosqlite:///{data_dir / 'bench.db'}"
     await asyncio.to_thread(upgrade, db_url)
     secret = secrets.token_urlsafe(48)
     db = Database(db_url)
-    expires = utcnow().replace(year=utcnow().year + 1)
     accounts = [(new_id(), new_id()) for _ in range(users)]
     async with db.transaction() as session:
-        await session.execute(
-            insert(User),
-            [
-                {
-                    "id": uid,
-                    "username": f"bench{i}",
-                    "username_key": f"bench{i}",
-                    "email": f"bench{i}@example.org",
-                    "email_key": f"bench{i}@example.org",
-                    "password_hash": "!",
-                }
-                for i, (uid, _) in enumerate(accounts)
-            ],
-        )
-        await session.execute(insert(UserSettings), [{"user_id": uid} for uid, _ in accounts])
-        await session.execute(
-            insert(LoginSession),
-            [{"id": sid, "user_id": uid, "expires_at": expires} for uid, sid in accounts],
-        )
+        await insert_signed_in_members(session, accounts, prefix="bench")
     await db.dispose()
     tokens = [
         create_access_token(

@@ -102,16 +102,15 @@ async def run_clients(url: str, tokens_file: Path, within: float) -> None:
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, select
 
     from townsquare.config import Settings
     from townsquare.context import AppContext
-    from townsquare.core.clock import utcnow
     from townsquare.core.ids import new_id
     from townsquare.core.logging import configure_logging
     from townsquare.core.migrations import upgrade
     from townsquare.core.security import create_access_token
-    from townsquare.domains.accounts.models import LoginSession, User, UserSettings
+    from townsquare.demo import insert_signed_in_members
     from townsquare.domains.accounts.policy import Principal
     from townsquare.domains.notifications import actions as notifications
     from townsquare.domains.notifications.models import Notification
@@ -138,28 +137,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     setup_started = time.monotonic()
     author_id = new_id()
     followers = [(new_id(), new_id()) for _ in range(args.followers)]
-    expires = utcnow().replace(year=utcnow().year + 1)
     everyone = [(author_id, new_id()), *followers]
     async with ctx.db.transaction() as session:
-        await session.execute(
-            insert(User),
-            [
-                {
-                    "id": uid,
-                    "username": f"b{i}",
-                    "username_key": f"b{i}",
-                    "email": f"b{i}@example.org",
-                    "email_key": f"b{i}@example.org",
-                    "password_hash": "!",
-                }
-                for i, (uid, _) in enumerate(everyone)
-            ],
-        )
-        await session.execute(insert(UserSettings), [{"user_id": uid} for uid, _ in everyone])
-        await session.execute(
-            insert(LoginSession),
-            [{"id": sid, "user_id": uid, "expires_at": expires} for uid, sid in everyone],
-        )
+        await insert_signed_in_members(session, everyone, prefix="b")
     for start in range(0, len(followers), 1000):  # the social domain's own follow action
         async with ctx.db.transaction() as session:
             for uid, sid in followers[start : start + 1000]:

@@ -12,14 +12,16 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.config import Settings
+from townsquare.core.clock import utcnow
 from townsquare.core.db import Database
 from townsquare.core.ids import new_id
 from townsquare.core.security import hash_password
 from townsquare.domains.accounts import actions as account_actions
 from townsquare.domains.accounts import queries as account_queries
-from townsquare.domains.accounts.models import User, UserSettings
+from townsquare.domains.accounts.models import LoginSession, User, UserSettings
 from townsquare.domains.accounts.policy import password_problems
 
 
@@ -206,3 +208,32 @@ async def create_admin(settings: Settings, *, username: str, email: str, passwor
             return True
     finally:
         await db.dispose()
+
+
+async def insert_signed_in_members(
+    session: AsyncSession, accounts: list[tuple[int, int]], *, prefix: str
+) -> None:
+    """Bulk-insert members `prefix0…` with one live session each, for benchmarks to mint tokens.
+
+    `accounts` is (user_id, session_id) per member; no password works (the hash is "!").
+    """
+    expires = utcnow().replace(year=utcnow().year + 1)
+    await session.execute(
+        insert(User),
+        [
+            {
+                "id": uid,
+                "username": f"{prefix}{i}",
+                "username_key": f"{prefix}{i}",
+                "email": f"{prefix}{i}@example.org",
+                "email_key": f"{prefix}{i}@example.org",
+                "password_hash": "!",
+            }
+            for i, (uid, _) in enumerate(accounts)
+        ],
+    )
+    await session.execute(insert(UserSettings), [{"user_id": uid} for uid, _ in accounts])
+    await session.execute(
+        insert(LoginSession),
+        [{"id": sid, "user_id": uid, "expires_at": expires} for uid, sid in accounts],
+    )
