@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image, ImageOps
 from sqlalchemy import delete, select, update
@@ -634,3 +634,21 @@ async def do_purge_stale_sessions(session: AsyncSession, *, older_than: timedelt
     await session.execute(delete(RefreshToken).where(RefreshToken.session_id.in_(stale)))
     result = await session.execute(delete(LoginSession).where(LoginSession.id.in_(stale)))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+Counter = Literal["followers_count", "following_count", "posts_count", "achievements_count"]
+
+
+async def do_bump_counter(
+    session: AsyncSession, *, user_id: int, column: Counter, delta: int
+) -> None:
+    """Adjust a profile counter in the database, never in Python (for the domains that own them).
+
+    `x = x + delta` is atomic per row on both backends, so concurrent changes never lose one.
+    """
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values({column: getattr(User, column) + delta})
+        .execution_options(synchronize_session=False)
+    )

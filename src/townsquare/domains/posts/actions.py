@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townsquare.core.clock import utcnow
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.events import emit, user_room
+from townsquare.domains.accounts import actions as accounts_actions
 from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.accounts.queries import username_key
@@ -44,7 +45,6 @@ from townsquare.domains.posts.schemas import (
     PostUpdate,
     ReportCreate,
 )
-from townsquare.domains.social import actions as social_actions
 from townsquare.domains.social import queries as social_queries
 from townsquare.domains.social.models import Follow, Friendship, Mute
 from townsquare.infra.media import LocalMediaStore
@@ -192,7 +192,7 @@ async def check_create_post(
                 "Attach only your own uploads, each to one post", code="invalid_media"
             )
     await _set_tags_and_mentions(session, post=post, explicit_tags=body.tags, announce=True)
-    await social_actions.bump_counter(
+    await accounts_actions.do_bump_counter(
         session, user_id=principal.user_id, column="posts_count", delta=1
     )
     await _announce_post(session, post=post, principal=principal, media=media, online=online)
@@ -343,7 +343,7 @@ async def check_delete_post(
     )
     if int(result.rowcount) != 1:  # type: ignore[attr-defined]
         raise NotFound("No such post")
-    await social_actions.bump_counter(
+    await accounts_actions.do_bump_counter(
         session, user_id=post.author_id, column="posts_count", delta=-1
     )
     if post.shared_post_id is not None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from townsquare.core.events import emit, user_room
+from townsquare.domains.accounts import actions as accounts_actions
 from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
@@ -26,20 +27,6 @@ from townsquare.domains.social.schemas import (
     FriendRequestReceived,
     NewFollower,
 )
-
-
-async def bump_counter(session: AsyncSession, *, user_id: int, column: str, delta: int) -> None:
-    """Adjust a user's follower/following/post counter in the database, never in Python.
-
-    `x = x + delta` is atomic per row on both backends, so concurrent changes never lose one.
-    """
-    target = getattr(User, column)
-    await session.execute(
-        update(User)
-        .where(User.id == user_id)
-        .values({column: target + delta})
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def access_target(session: AsyncSession, *, principal: Principal, username: str) -> User:
@@ -230,8 +217,12 @@ async def check_follow(session: AsyncSession, *, principal: Principal, username:
     target = await access_target(session, principal=principal, username=username)
     created = await _insert(session, Follow(follower_id=principal.user_id, followee_id=target.id))
     if created:
-        await bump_counter(session, user_id=principal.user_id, column="following_count", delta=1)
-        await bump_counter(session, user_id=target.id, column="followers_count", delta=1)
+        await accounts_actions.do_bump_counter(
+            session, user_id=principal.user_id, column="following_count", delta=1
+        )
+        await accounts_actions.do_bump_counter(
+            session, user_id=target.id, column="followers_count", delta=1
+        )
     if created and not await queries.is_muted(
         session, muter_id=target.id, muted_id=principal.user_id
     ):
@@ -260,8 +251,12 @@ async def do_unfollow(session: AsyncSession, *, follower_id: int, followee_id: i
     )
     if int(result.rowcount) == 0:  # type: ignore[attr-defined]
         return False
-    await bump_counter(session, user_id=follower_id, column="following_count", delta=-1)
-    await bump_counter(session, user_id=followee_id, column="followers_count", delta=-1)
+    await accounts_actions.do_bump_counter(
+        session, user_id=follower_id, column="following_count", delta=-1
+    )
+    await accounts_actions.do_bump_counter(
+        session, user_id=followee_id, column="followers_count", delta=-1
+    )
     return True
 
 
