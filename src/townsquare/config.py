@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     feed_snapshot_ttl_seconds: int = Field(default=900, ge=10)
     feed_hide_reported_threshold: int = Field(default=3, ge=1)
     feed_like_aggregate_seconds: float = Field(default=2.0, ge=0)
+    search_rank_window: int = Field(default=1000, ge=20, le=10_000)
+    search_recency_weight: float = Field(default=0.25, ge=0)
+    search_recency_half_life_days: float = Field(default=30.0, gt=0)
+    search_snapshot_ttl_seconds: int = Field(default=900, ge=10)
 
     # --- chat (owned by the chat issue; see docs/API.md "Chat") ---
     chat_typing_ttl_seconds: float = Field(default=10.0, gt=0, le=60)

@@ -1,9 +1,12 @@
 """Full-text search over posts and users: SQLite FTS5 or PostgreSQL full-text, one interface.
 
 The indexes are kept by the database itself (FTS5 triggers on SQLite, GIN expression indexes
-on PostgreSQL; see the 0002 migration), so no write path has to remember to index anything.
-Queries are reduced to word tokens before they reach either engine, so no user input is ever
-interpreted as search syntax.
+on PostgreSQL; see the 0002 and 0006 migrations), so no write path has to remember to index
+anything. Queries are reduced to word tokens before they reach either engine, so no user input
+is ever interpreted as search syntax. Both engines fold accents the same way ("cafe" finds
+"café"): FTS5 in its tokenizer, PostgreSQL through the migration's `search_fold()` function.
+
+Relevance is bm25 on FTS5 and ts_rank_cd on PostgreSQL, both turned into "higher is better".
 """
 
 from __future__ import annotations
@@ -18,10 +21,19 @@ from sqlalchemy.sql.elements import ColumnClause
 MAX_TOKENS = 8
 TOKEN = re.compile(r"\w+", re.UNICODE)
 
-# objects the migration makes outside the SQLAlchemy metadata (FTS5 shadow tables, triggers)
+# objects the migrations make outside the SQLAlchemy metadata (FTS5 shadow tables, triggers)
 SEARCH_TABLES = ("search_post", "search_user")
-POST_DOCUMENT = "to_tsvector('simple'::regconfig, coalesce(text, ''))"
-USER_DOCUMENT = "to_tsvector('simple'::regconfig, username || ' ' || coalesce(display_name, ''))"
+# the exact expressions of the 0006 GIN indexes, so the planner uses them
+POST_DOCUMENT = "to_tsvector('simple'::regconfig, search_fold(coalesce(text, '')))"
+USER_DOCUMENT = (
+    "to_tsvector('simple'::regconfig, search_fold(username || ' ' || coalesce(display_name, '')))"
+)
+# ts_rank_cd normalization: divide by 1 + log(document length), like bm25's length penalty
+PG_RANK_NORMALIZATION = 1
+# bm25 column weights of search_user: a username hit counts more than a display-name hit
+USER_COLUMN_WEIGHTS = (2.0, 1.0)
+
+IdColumn = ColumnElement[int] | InstrumentedAttribute[int]
 
 
 def is_search_object(name: str | None) -> bool:
@@ -49,31 +61,62 @@ class SearchBackend:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
 
-    def posts(
-        self, id_column: ColumnElement[int] | InstrumentedAttribute[int], words: list[str]
-    ) -> ColumnElement[bool]:
+    def posts(self, id_column: IdColumn, words: list[str]) -> ColumnElement[bool]:
         """Condition on a post id column: the post's text matches every word."""
         if self.dialect == "postgresql":
             return literal_column(POST_DOCUMENT).op("@@")(_tsquery(words))
-        matches: Select[Any] = (
-            select(literal_column("rowid"))
-            .select_from(text("search_post"))
-            .where(text("search_post MATCH :post_terms").bindparams(post_terms=_fts5(words)))
-        )
-        return id_column.in_(matches)
+        return id_column.in_(select(_fts5_matches("search_post", words).c.rowid))
 
-    def users(
-        self, id_column: ColumnElement[int] | InstrumentedAttribute[int], words: list[str]
-    ) -> ColumnElement[bool]:
+    def users(self, id_column: IdColumn, words: list[str]) -> ColumnElement[bool]:
         """Condition on a user id column: username or display name matches every word."""
         if self.dialect == "postgresql":
             return literal_column(USER_DOCUMENT).op("@@")(_tsquery(words))
-        matches: Select[Any] = (
-            select(literal_column("rowid"))
-            .select_from(text("search_user"))
-            .where(text("search_user MATCH :user_terms").bindparams(user_terms=_fts5(words)))
-        )
-        return id_column.in_(matches)
+        return id_column.in_(select(_fts5_matches("search_user", words).c.rowid))
+
+    def ranked_posts(
+        self, query: Select[Any], id_column: IdColumn, words: list[str]
+    ) -> tuple[Select[Any], ColumnElement[float]]:
+        """Narrow a query on posts to matches; also return their relevance (higher is better)."""
+        if self.dialect == "postgresql":
+            ts_query = _tsquery(words)
+            document: ColumnClause[Any] = literal_column(POST_DOCUMENT)
+            relevance = func.ts_rank_cd(document, ts_query, PG_RANK_NORMALIZATION)
+            return query.where(document.op("@@")(ts_query)), relevance
+        matches = _fts5_ranked("search_post", words, ())
+        return query.join(matches, matches.c.rowid == id_column), matches.c.relevance
+
+    def ranked_users(
+        self, query: Select[Any], id_column: IdColumn, words: list[str]
+    ) -> tuple[Select[Any], ColumnElement[float]]:
+        """Narrow a query on users to matches; also return their relevance (higher is better)."""
+        if self.dialect == "postgresql":
+            ts_query = _tsquery(words)
+            document: ColumnClause[Any] = literal_column(USER_DOCUMENT)
+            relevance = func.ts_rank_cd(document, ts_query, PG_RANK_NORMALIZATION)
+            return query.where(document.op("@@")(ts_query)), relevance
+        matches = _fts5_ranked("search_user", words, USER_COLUMN_WEIGHTS)
+        return query.join(matches, matches.c.rowid == id_column), matches.c.relevance
+
+
+def _fts5_matches(table: str, words: list[str]) -> Any:
+    """Row ids of an FTS5 table matching the words."""
+    return (
+        select(literal_column("rowid").label("rowid"))
+        .select_from(text(table))
+        .where(text(f"{table} MATCH :{table}_terms").bindparams(**{f"{table}_terms": _fts5(words)}))
+        .subquery(f"{table}_match")
+    )
+
+
+def _fts5_ranked(table: str, words: list[str], weights: tuple[float, ...]) -> Any:
+    """Row ids of an FTS5 table matching the words, with -bm25 (bm25 is lower-is-better)."""
+    bm25 = func.bm25(literal_column(table), *[literal_column(repr(w)) for w in weights])
+    return (
+        select(literal_column("rowid").label("rowid"), (-bm25).label("relevance"))
+        .select_from(text(table))
+        .where(text(f"{table} MATCH :{table}_terms").bindparams(**{f"{table}_terms": _fts5(words)}))
+        .subquery(f"{table}_match")
+    )
 
 
 def _fts5(words: list[str]) -> str:
@@ -84,5 +127,6 @@ def _fts5(words: list[str]) -> str:
 
 
 def _tsquery(words: list[str]) -> ColumnClause[str] | ColumnElement[str]:
+    """`a & b:*` over folded words; the words are `\\w+` tokens, so never tsquery syntax."""
     expression = " & ".join([*words[:-1], f"{words[-1]}:*"])
-    return func.to_tsquery(literal_column("'simple'::regconfig"), expression)
+    return func.to_tsquery(literal_column("'simple'::regconfig"), func.search_fold(expression))

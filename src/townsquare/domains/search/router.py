@@ -7,15 +7,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from townsquare.context import AppContext
 from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import Ctx, OptionalUser
 from townsquare.domains.posts.schemas import PostType, PostView
 from townsquare.domains.search import queries
+from townsquare.domains.search.snapshots import snapshots
 from townsquare.domains.social.schemas import UserSummary
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
 Cursor = Annotated[str | None, Query(max_length=512)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+SortQuery = Annotated[
+    queries.Sort | None,
+    Query(description="relevance (default with words) or latest (newest first)"),
+]
 TagPath = Annotated[str, Path(pattern=r"^#?[A-Za-z0-9_]*[A-Za-z][A-Za-z0-9_]*$", max_length=51)]
 
 
@@ -29,10 +35,11 @@ async def search_posts(
     author: Annotated[str | None, Query(max_length=30)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    sort: SortQuery = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[PostView]:
-    """Full-text search over the posts the caller may see, newest first."""
+    """Full-text search over the posts the caller may see, most relevant first."""
     async with ctx.db.read() as session:
         return await queries.search_posts(
             session,
@@ -43,9 +50,12 @@ async def search_posts(
             author=author,
             since=since,
             until=until,
+            sort=sort,
             cursor=cursor,
             limit=limit,
             media=ctx.media,
+            store=snapshots(ctx),
+            ranking=_ranking(ctx),
         )
 
 
@@ -54,13 +64,22 @@ async def search_users(
     ctx: Ctx,
     principal: OptionalUser,
     q: Annotated[str, Query(min_length=1, max_length=100)],
+    sort: SortQuery = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[UserSummary]:
-    """Users by username or display name (prefix matching on the last word)."""
+    """Users by username or display name (prefix matching on the last word), best match first."""
     async with ctx.db.read() as session:
         return await queries.search_users(
-            session, viewer=principal, q=q, cursor=cursor, limit=limit, media=ctx.media
+            session,
+            viewer=principal,
+            q=q,
+            sort=sort,
+            cursor=cursor,
+            limit=limit,
+            media=ctx.media,
+            store=snapshots(ctx),
+            ranking=_ranking(ctx),
         )
 
 
@@ -77,3 +96,13 @@ async def hashtag(
         return await queries.hashtag_page(
             session, viewer=principal, tag=tag, cursor=cursor, limit=limit, media=ctx.media
         )
+
+
+def _ranking(ctx: AppContext) -> queries.Ranking:
+    """The relevance settings of this deployment."""
+    settings = ctx.settings
+    return queries.Ranking(
+        window=settings.search_rank_window,
+        recency_weight=settings.search_recency_weight,
+        half_life_days=settings.search_recency_half_life_days,
+    )
