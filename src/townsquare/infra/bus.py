@@ -9,7 +9,8 @@ what it missed. Other rooms (streams, stories, benchmarks) are live-only.
 
 A message travels pre-serialised: `args` is the JSON array of the Socket.IO EVENT packet
 (`["event", data]`, plus `{"offset": ...}` for durable rooms), so a gateway frames it once for
-every recipient without decoding it.
+every recipient without decoding it. One event addressed to many rooms (a post to every online
+follower) is serialised once (`Fanout`); each durable room only splices its own offset in.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import secrets
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -49,6 +50,15 @@ class BusMessage:
     def data(self) -> Any:
         """The event's payload, decoded (only the rare control events need it)."""
         return json.loads(self.args)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Fanout:
+    """One event for many rooms, serialised once: `args` is `["event", data]` without offset."""
+
+    rooms: tuple[str, ...]
+    event: str
+    args: str
 
 
 Handler = Callable[[BusMessage], None]
@@ -90,19 +100,42 @@ class Bus(Protocol):
     async def ping(self) -> bool: ...
     async def publish(self, room: str, event: str, data: Any) -> str | None: ...
     async def publish_many(self, items: Iterable[tuple[str, str, Any]]) -> None: ...
+    async def publish_fanouts(self, fanouts: Sequence[Fanout]) -> None: ...
     async def subscribe(self, room: str, handler: Handler) -> None: ...
     async def unsubscribe(self, room: str, handler: Handler) -> None: ...
     async def history(self, room: str, after: str) -> list[BusMessage] | None: ...
 
 
 async def publish_deliveries(bus: Bus, deliveries: list[Delivery]) -> None:
-    """Publish committed events, one message per addressed room, in order."""
-    items = [
-        (room, delivery.event.type, delivery.event.payload())
+    """Publish committed events in order, each serialised once however many rooms it names."""
+    fanouts = [
+        Fanout(
+            delivery.rooms,
+            delivery.event.type,
+            event_args(delivery.event.type, delivery.event.payload()),
+        )
         for delivery in deliveries
-        for room in delivery.rooms
+        if delivery.rooms
     ]
-    await bus.publish_many(items)
+    if fanouts:
+        await bus.publish_fanouts(fanouts)
+
+
+def fanouts_of(items: Iterable[tuple[str, str, Any]]) -> list[Fanout]:
+    """Group `(room, event, data)` runs that share one data object, so each is encoded once."""
+    out: list[Fanout] = []
+    rooms: list[str] = []
+    last_event = ""
+    last_data: Any = None
+    for room, event, data in items:
+        if rooms and (data is not last_data or event != last_event):
+            out.append(Fanout(tuple(rooms), last_event, event_args(last_event, last_data)))
+            rooms = []
+        rooms.append(room)
+        last_event, last_data = event, data
+    if rooms:
+        out.append(Fanout(tuple(rooms), last_event, event_args(last_event, last_data)))
+    return out
 
 
 class OffsetClock:
@@ -121,6 +154,18 @@ class OffsetClock:
             else:
                 self._seq += 1
             return self._ms, self._seq
+
+    def reserve(self, count: int) -> tuple[int, int]:
+        """Take `count` consecutive offsets at once (one lock for a whole fanout); the first."""
+        with self._lock:
+            now = int(time.time() * 1000)
+            if now > self._ms:
+                self._ms, self._seq = now, 0
+            else:
+                self._seq += 1
+            first = self._ms, self._seq
+            self._seq += count - 1
+            return first
 
 
 @dataclass(slots=True)
@@ -154,22 +199,50 @@ class InProcessBus:
         return self.publish_now(room, event, data)
 
     async def publish_many(self, items: Iterable[tuple[str, str, Any]]) -> None:
-        for room, event, data in items:
-            self.publish_now(room, event, data)
+        for fanout in fanouts_of(items):
+            self.fanout_now(fanout)
+
+    async def publish_fanouts(self, fanouts: Sequence[Fanout]) -> None:
+        for fanout in fanouts:
+            self.fanout_now(fanout)
 
     def publish_now(self, room: str, event: str, data: Any) -> str | None:
         """Publish without awaiting: the in-process path the gateway itself uses."""
-        _check_name(room)
         _check_name(event)
-        args = event_args(event, data)
+        return self._publish_one(room, event, event_args(event, data))
+
+    def fanout_now(self, fanout: Fanout) -> None:
+        """Publish one pre-encoded event to each of its rooms, in order, without awaiting."""
+        event, args, rooms = fanout.event, fanout.args, fanout.rooms
+        _check_name(event)
+        if not rooms:
+            return
+        # offsets for every room at once; live rooms leave unused numbers, which is harmless
+        # because offsets only have to increase
+        ms, seq = self._clock.reserve(len(rooms))
+        for room in rooms:
+            self._publish_one(room, event, args, (ms, seq))
+            seq += 1
+
+    def _publish_one(
+        self, room: str, event: str, args: str, key: tuple[int, int] | None = None
+    ) -> str | None:
+        # `args` is shared by every room of a fanout: the history keeps that one string and the
+        # offset is spliced in only for a message someone here listens to.
+        _check_name(room)
         offset: str | None = None
         if is_durable(room):
-            key = self._clock.next()
+            if key is None:
+                key = self._clock.next()
             offset = f"{key[0]}-{key[1]}"
             self._remember(room, key, offset, event, args)
-            args = with_offset(args, offset)
-        message = BusMessage(room, event, offset, args)
-        for handler in tuple(self._handlers.get(room, ())):
+        handlers = self._handlers.get(room)
+        if not handlers:
+            return offset
+        message = BusMessage(
+            room, event, offset, args if offset is None else with_offset(args, offset)
+        )
+        for handler in tuple(handlers):
             try:
                 handler(message)
             except Exception:
@@ -184,15 +257,19 @@ class InProcessBus:
             # a list, not a deque: most users hold a handful of events and an empty deque
             # alone costs ~600 bytes
             history = self._history[room] = _RoomHistory([], (0, 0))
-        history.entries.append((key, offset, event, args))
-        self._trim(history, key[0])
+        entries = history.entries
+        entries.append((key, offset, event, args))
+        if len(entries) > self._max_events or entries[0][0][0] < key[0] - self._max_age_ms:
+            self._trim(history, key[0])
         self._publishes += 1
-        if self._publishes % 4096 == 0:
+        # the sweep visits every room, so run it at most once per that many publishes
+        if self._publishes >= 4096 and self._publishes >= len(self._history):
+            self._publishes = 0
             self._sweep(key[0])
 
     def _trim(self, history: _RoomHistory, now_ms: int) -> None:
         entries = history.entries
-        cut = max(0, len(entries) - self._max_events)
+        cut = len(entries) - self._max_events if len(entries) > self._max_events else 0
         while cut < len(entries) and entries[cut][0][0] < now_ms - self._max_age_ms:
             cut += 1
         if cut:
@@ -201,8 +278,10 @@ class InProcessBus:
 
     def _sweep(self, now_ms: int) -> None:
         """Forget rooms whose whole history has aged out, so idle users cost nothing."""
+        cutoff = now_ms - self._max_age_ms
+        # `history()` may have trimmed a room to nothing; an empty room is forgotten too
         for room in [
-            r for r, h in self._history.items() if h.entries[-1][0][0] < now_ms - self._max_age_ms
+            r for r, h in self._history.items() if not h.entries or h.entries[-1][0][0] < cutoff
         ]:
             del self._history[room]
 
@@ -238,31 +317,45 @@ class InProcessBus:
         ]
 
 
-# Trim with XDEL rather than MAXLEN/MINID: only XDEL advances the stream's
-# max-deleted-entry-id, which is how `history` knows whether the window still reaches back.
+# One call publishes one event to many user rooms: KEYS are each room's stream and channel in
+# pairs, ARGV the window, the event, its arguments (sent once), then each room's name; it returns
+# the offsets in room order. Trim with XDEL rather than MAXLEN/MINID: only XDEL advances the
+# stream's max-deleted-entry-id, which is how `history` knows whether the window still reaches
+# back.
 _PUBLISH_DURABLE = """
-local id = redis.call('XADD', KEYS[1], '*', 'e', ARGV[2], 'a', ARGV[3])
+local max_events, event, args = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local body = string.sub(args, 1, -2) .. ',{"offset":"'
 local t = redis.call('TIME')
 local min_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4])
-local doomed = {}
-local excess = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
-if excess > 0 then
-  for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
-    doomed[#doomed + 1] = e[1]
+local range_end = '(' .. string.format('%d', min_ms) .. '-0'
+local ids = {}
+for i = 1, #KEYS / 2 do
+  local stream = KEYS[2 * i - 1]
+  local id = redis.call('XADD', stream, '*', 'e', event, 'a', args)
+  local doomed = {}
+  local excess = redis.call('XLEN', stream) - max_events
+  if excess > 0 then
+    for _, e in ipairs(redis.call('XRANGE', stream, '-', '+', 'COUNT', excess)) do
+      doomed[#doomed + 1] = e[1]
+    end
   end
-end
-if min_ms > 0 then
-  local range_end = '(' .. string.format('%d', min_ms) .. '-0'
-  for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', range_end, 'COUNT', 1000)) do
-    doomed[#doomed + 1] = e[1]
+  if min_ms > 0 then
+    for _, e in ipairs(redis.call('XRANGE', stream, '-', range_end, 'COUNT', 1000)) do
+      doomed[#doomed + 1] = e[1]
+    end
   end
+  if #doomed > 0 then redis.call('XDEL', stream, unpack(doomed)) end
+  redis.call('PEXPIRE', stream, ARGV[4])
+  redis.call('PUBLISH', KEYS[2 * i],
+    ARGV[4 + i] .. '\\n' .. event .. '\\n' .. id .. '\\n' .. body .. id .. '"}]')
+  ids[i] = id
 end
-if #doomed > 0 then redis.call('XDEL', KEYS[1], unpack(doomed)) end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PUBLISH', KEYS[2], ARGV[5] .. id .. '\\n' .. string.sub(ARGV[3], 1, -2)
-  .. ',{"offset":"' .. id .. '"}]')
-return id
+return ids
 """
+
+# Rooms per script call: long enough to send the arguments rarely, short enough that Redis,
+# which runs a script without interruption, is never held for more than a few milliseconds.
+ROOMS_PER_SCRIPT = 256
 
 
 class RedisBus:
@@ -330,40 +423,64 @@ class RedisBus:
         if not is_durable(room):
             await self._redis.publish(channel, f"{room}\n{event}\n\n{args}")
             return None
-        offset = await self._script(
+        ids = await self._script(
             keys=[self._stream_key(room), channel],
-            args=[self._max_events, event, args, self._max_age_ms, f"{room}\n{event}\n"],
+            args=[self._max_events, event, args, self._max_age_ms, room],
         )
+        offset = ids[0]
         return offset.decode() if isinstance(offset, bytes) else str(offset)
 
     async def publish_many(self, items: Iterable[tuple[str, str, Any]]) -> None:
         """Publish in order with one round trip: a transaction's events to many rooms."""
-        batch = list(items)
-        if len(batch) <= 1:
-            for room, event, data in batch:
-                await self.publish(room, event, data)
+        await self.publish_fanouts(fanouts_of(items))
+
+    async def publish_fanouts(self, fanouts: Sequence[Fanout]) -> None:
+        """Publish in order with one round trip; each event's arguments go to Redis once per
+        `ROOMS_PER_SCRIPT` durable rooms rather than once per room."""
+        if not fanouts:
+            return
+        if len(fanouts) == 1 and len(fanouts[0].rooms) == 1:
+            only = fanouts[0]
+            await self._send(self._redis, only)
             return
         async with self._redis.pipeline(transaction=False) as pipe:
-            for room, event, data in batch:
-                _check_name(room)
-                _check_name(event)
-                args = event_args(event, data)
-                channel = self._channel_prefix + room
-                if is_durable(room):
-                    await self._script(
-                        keys=[self._stream_key(room), channel],
-                        args=[
-                            self._max_events,
-                            event,
-                            args,
-                            self._max_age_ms,
-                            f"{room}\n{event}\n",
-                        ],
-                        client=pipe,
-                    )
-                else:
-                    pipe.publish(channel, f"{room}\n{event}\n\n{args}")
+            for fanout in fanouts:
+                await self._send(pipe, fanout)
             await pipe.execute()
+
+    async def _send(self, client: Any, fanout: Fanout) -> None:
+        """Issue one fanout's commands on `client` (a pipeline, or the client for one room)."""
+        event = fanout.event
+        _check_name(event)
+        args = fanout.args.encode()
+        run: list[str] = []  # consecutive durable rooms, published by one script call
+        for room in fanout.rooms:
+            _check_name(room)
+            if is_durable(room):
+                run.append(room)
+                if len(run) == ROOMS_PER_SCRIPT:
+                    await self._send_durable(client, run, event, args)
+                    run = []
+                continue
+            if run:
+                await self._send_durable(client, run, event, args)
+                run = []
+            await client.publish(
+                self._channel_prefix + room, f"{room}\n{event}\n\n".encode() + args
+            )
+        if run:
+            await self._send_durable(client, run, event, args)
+
+    async def _send_durable(self, client: Any, rooms: list[str], event: str, args: bytes) -> None:
+        keys: list[str] = []
+        for room in rooms:
+            keys.append(self._stream_key(room))
+            keys.append(self._channel_prefix + room)
+        await self._script(
+            keys=keys,
+            args=[self._max_events, event, args, self._max_age_ms, *rooms],
+            client=client,
+        )
 
     async def subscribe(self, room: str, handler: Handler) -> None:
         """Subscribe and wait until Redis confirms, so history read next cannot miss a message."""

@@ -132,3 +132,94 @@ def test_make_bus_for_uses_namespace_and_window() -> None:
     assert bus.prefix == "tenant-a:"
     embedded = make_bus_for(Settings(_env_file=None))  # type: ignore[call-arg]
     assert isinstance(embedded, InProcessBus)
+
+
+class _Counted(Event):
+    """An event that counts how often the bus asks for its payload."""
+
+    type: str = "note:counted"
+    n: int
+
+    def payload(self) -> dict[str, Any]:
+        _payload_calls.append(self.n)
+        return super().payload()
+
+
+_payload_calls: list[int] = []
+
+
+async def test_one_event_to_many_rooms_is_encoded_once_with_an_offset_per_user(bus: Bus) -> None:
+    import asyncio
+
+    _payload_calls.clear()
+    got: list[BusMessage] = []
+    users = [f"user:{n}" for n in range(100, 700)]  # more than one Redis script call's worth
+    rooms = (*users[:300], "stage:9", *users[300:])
+    for room in ("user:100", "user:399", "stage:9", "user:699"):
+        await bus.subscribe(room, got.append)
+    await publish_deliveries(bus, [Delivery(event=_Counted(n=1), rooms=rooms)])
+    for _ in range(200):
+        if len(got) == 4:
+            break
+        await asyncio.sleep(0.01)
+    assert _payload_calls == [1]
+    assert [m.room for m in got] == ["user:100", "user:399", "stage:9", "user:699"]
+    for message in got:
+        assert message.data() == {"n": 1}
+        if message.room == "stage:9":
+            assert message.offset is None
+            assert message.args == '["note:counted",{"n":1}]'
+        else:
+            assert message.offset is not None
+            assert message.args == f'["note:counted",{{"n":1}},{{"offset":"{message.offset}"}}]'
+    assert len({m.offset for m in got}) == 4
+    # every user room got its own history entry, recoverable from before the event
+    for room in users[::97]:
+        missed = await bus.history(room, "0-1")
+        assert missed is not None and len(missed) == 1
+        assert missed[0].data() == {"n": 1}
+        assert missed[0].args.endswith(f',{{"offset":"{missed[0].offset}"}}]')
+
+
+async def test_publish_many_with_one_shared_payload_keeps_order_and_offsets(bus: Bus) -> None:
+    import asyncio
+
+    got: list[BusMessage] = []
+    await bus.subscribe("user:21", got.append)
+    shared = {"status": "online"}
+    await bus.publish_many(
+        [("user:20", "p", shared), ("user:21", "p", shared), ("user:21", "p", {"status": "idle"})]
+    )
+    for _ in range(200):
+        if len(got) == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert [m.data() for m in got] == [{"status": "online"}, {"status": "idle"}]
+    keys = [parse_offset(m.offset or "") for m in got]
+    assert keys[0] is not None and keys[1] is not None and keys[0] < keys[1]
+    history = await bus.history("user:20", "0-1")
+    assert history is not None and [m.data() for m in history] == [{"status": "online"}]
+
+
+async def test_memory_sweep_forgets_rooms_emptied_by_age() -> None:
+    import asyncio
+
+    bus = InProcessBus(history_max_age_seconds=0)
+    offset = await bus.publish("user:30", "e", 1)
+    await asyncio.sleep(0.01)
+    assert await bus.history("user:30", offset or "") is None  # aged out; trims the room empty
+    assert bus._history["user:30"].entries == []
+    for n in range(5000):  # enough publishes to run the sweep
+        await bus.publish(f"user:{31 + n % 3}", "e", n)
+    assert "user:30" not in bus._history
+
+
+def test_offset_clock_reserve_keeps_offsets_increasing() -> None:
+    from townsquare.infra.bus import OffsetClock
+
+    clock = OffsetClock()
+    before = clock.next()
+    first = clock.reserve(1000)
+    after = clock.next()
+    assert before < first
+    assert (first[0], first[1] + 999) < after
