@@ -25,6 +25,7 @@ from townsquare.domains.accounts.router import router as accounts_router
 from townsquare.domains.chat.router import router as chat_router
 from townsquare.domains.feed.router import router as feed_router
 from townsquare.domains.notifications.router import router as notifications_router
+from townsquare.domains.posts import uploads as post_uploads
 from townsquare.domains.posts.router import router as posts_router
 from townsquare.domains.search.router import router as search_router
 from townsquare.domains.social.router import router as social_router
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         metrics=metrics,
         max_body=settings.max_request_bytes,
         max_upload=settings.max_avatar_bytes + 64 * 1024,
+        streamed_uploads=post_uploads.streamed_limits(settings),
     )
     _install_error_handlers(app)
     _install_ops_routes(app, holder)

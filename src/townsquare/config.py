@@ -127,7 +127,8 @@ class Settings(BaseSettings):
 
     # --- posts, feed and search (owned by the social/posts/feed issue; see docs/FEED.md) ---
     post_max_image_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
-    post_max_video_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    # videos and GIFs stream to disk under their own limit; the route alone may send this much
+    post_max_video_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
     post_thumbnail_px: int = Field(default=320, ge=16, le=2048)
     feed_weight_recency: float = Field(default=1.0, ge=0)
     feed_half_life_hours: float = Field(default=12.0, gt=0)

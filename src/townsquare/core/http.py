@@ -6,6 +6,7 @@ import json
 import re
 import secrets
 import time
+from collections.abc import Mapping
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -40,12 +41,20 @@ class RequestMiddleware:
     """Pure ASGI (no per-request task): tags, caps, measures and logs each HTTP request."""
 
     def __init__(
-        self, app: ASGIApp, *, metrics: HttpMetrics, max_body: int, max_upload: int
+        self,
+        app: ASGIApp,
+        *,
+        metrics: HttpMetrics,
+        max_body: int,
+        max_upload: int,
+        streamed_uploads: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body
         self.max_upload = max_upload
+        # path -> cap for the few upload routes that stream and size-check their own body
+        self.streamed_uploads = dict(streamed_uploads or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,11 +63,9 @@ class RequestMiddleware:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
-        limit = (
-            self.max_upload
-            if headers.get("content-type", "").startswith("multipart/")
-            else self.max_body
-        )
+        multipart = headers.get("content-type", "").startswith("multipart/")
+        streamed = self.streamed_uploads.get(scope["path"]) if multipart else None
+        limit = streamed or (self.max_upload if multipart else self.max_body)
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         started = time.perf_counter()
@@ -74,7 +81,7 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            body_receive = await _bounded_body(receive, headers, limit)
+            body_receive = await _bounded_body(receive, headers, limit, buffer=streamed is None)
             if _has_nul(scope):
                 await _send_problem(
                     send_with_id,
@@ -103,16 +110,19 @@ class RequestMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
-async def _bounded_body(receive: Receive, headers: dict[str, str], limit: int) -> Receive | None:
+async def _bounded_body(
+    receive: Receive, headers: dict[str, str], limit: int, *, buffer: bool = True
+) -> Receive | None:
     """A receive that yields the body, or None when it is over the limit (then it is not read).
 
     With a Content-Length the check is up front and the body streams through; a chunked body
-    is read into memory up to the limit first, since it could otherwise grow without end.
+    is read into memory up to the limit first, since it could otherwise grow without end —
+    except for streamed upload routes (`buffer=False`), which count it as they write it.
     """
     declared = headers.get("content-length", "")
     if declared.isdigit():
         return None if int(declared) > limit else receive
-    if "transfer-encoding" not in headers:
+    if "transfer-encoding" not in headers or not buffer:
         return receive
     chunks: list[bytes] = []
     size = 0

@@ -22,7 +22,7 @@ from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.accounts.queries import username_key
 from townsquare.domains.notifications import actions as notifications
-from townsquare.domains.posts import content, policy, queries
+from townsquare.domains.posts import content, policy, queries, uploads
 from townsquare.domains.posts.models import (
     Comment,
     Post,
@@ -630,6 +630,32 @@ async def do_store_upload(
         size=len(upload.data),
         width=upload.width,
         height=upload.height,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def do_store_received(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    incoming: uploads.Incoming,
+    described: uploads.Described,
+    media: LocalMediaStore,
+) -> PostMedia:
+    """Move a streamed video or GIF into the media folder and record it, unattached."""
+    key = media.new_key("posts", described.suffix)
+    await uploads.keep(incoming, media_root=media.root, key=key)
+    row = PostMedia(
+        owner_id=principal.user_id,
+        kind=described.kind,
+        content_type=described.content_type,
+        key=key,
+        thumb_key=None,
+        size=incoming.size,
+        width=described.width,
+        height=described.height,
     )
     session.add(row)
     await session.flush()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from townsquare.core.errors import PayloadTooLarge
 from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser, OptionalUser
-from townsquare.domains.posts import actions, content, queries
+from townsquare.domains.posts import actions, content, queries, uploads
 from townsquare.domains.posts.schemas import (
     CommentCreate,
     CommentUpdate,
@@ -33,24 +33,63 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
-@router.post("/media", status_code=201)
-async def upload_media(file: UploadFile, ctx: Ctx, principal: CurrentUser) -> MediaView:
-    """Upload an image (JPEG, PNG, WebP; re-encoded, with a thumbnail), a GIF or a video."""
+MEDIA_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/media", status_code=201, openapi_extra=MEDIA_BODY)
+async def upload_media(request: Request, ctx: Ctx, principal: CurrentUser) -> MediaView:
+    """Upload an image (JPEG, PNG, WebP; re-encoded, with a thumbnail), a GIF or a video.
+
+    The body streams to disk under the limit of the file's kind (videos and GIFs have their
+    own, larger one), so a large video is never held in memory; over the limit is a 413 and
+    nothing is stored.
+    """
     settings = ctx.settings
-    limit = max(settings.post_max_image_bytes, settings.post_max_video_bytes)
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise PayloadTooLarge(f"Files may be at most {limit // (1024 * 1024)} MB")
-    upload = content.process_upload(
-        data,
-        max_image_bytes=settings.post_max_image_bytes,
-        max_video_bytes=settings.post_max_video_bytes,
-        thumb_px=settings.post_thumbnail_px,
+    incoming = await uploads.receive_file(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        media_root=ctx.media.root,
+        image_limit=settings.post_max_image_bytes,
+        video_limit=settings.post_max_video_bytes,
     )
-    async with ctx.db.transaction() as session:
-        row = await actions.do_store_upload(
-            session, principal=principal, upload=upload, media=ctx.media
-        )
+    try:
+        if incoming.kind == "image":
+            data = await asyncio.to_thread(incoming.path.read_bytes)  # within the image limit
+            upload = content.process_upload(
+                data,
+                max_image_bytes=settings.post_max_image_bytes,
+                max_video_bytes=settings.post_max_video_bytes,
+                thumb_px=settings.post_thumbnail_px,
+            )
+            async with ctx.db.transaction() as session:
+                row = await actions.do_store_upload(
+                    session, principal=principal, upload=upload, media=ctx.media
+                )
+        else:
+            described = await uploads.describe(incoming)
+            async with ctx.db.transaction() as session:
+                row = await actions.do_store_received(
+                    session,
+                    principal=principal,
+                    incoming=incoming,
+                    described=described,
+                    media=ctx.media,
+                )
+    finally:
+        await asyncio.to_thread(incoming.drop)  # refused, or already moved into place
     return queries.media_view(row, ctx.media)
 
 
