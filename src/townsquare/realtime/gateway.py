@@ -34,6 +34,7 @@ from townsquare.realtime.idempotency import IdempotencyStore, MemoryIdempotency,
 from townsquare.realtime.metrics import GatewayMetrics
 from townsquare.realtime.presence_service import PresenceService, presence_service
 from townsquare.realtime.registry import HandlerContext, HandlerRegistry, load_domain_handlers
+from townsquare.realtime.rooms import ROOM_LEFT_EVENT, is_evictable
 from townsquare.realtime.transport import HttpConn, HttpRequest
 
 if TYPE_CHECKING:
@@ -46,6 +47,10 @@ NAMESPACE = "/realtime"
 PATH = "/socket.io/"
 STATUS_EVENT = "account:status_changed"
 SESSION_REVOKED_EVENT = "account:session_revoked"
+# events the gateway acts on before passing them to the user's connections
+_CONTROL_EVENTS = frozenset({STATUS_EVENT, SESSION_REVOKED_EVENT, ROOM_LEFT_EVENT})
+# how often a join re-asks the room's policy when evictions keep landing while it asks
+_JOIN_ATTEMPTS = 3
 MAX_STRIKES = 10
 MAX_CLIENT_ID = 128
 _ACK_PREFIX = re.compile(r"^2(?:/[^,]{0,200},)?(\d{1,16})\[")
@@ -72,6 +77,7 @@ class Connection:
         "buffer",
         "closed",
         "conn_key",
+        "evictions",
         "expires",
         "gw",
         "inbox",
@@ -111,6 +117,7 @@ class Connection:
         self.sio_sid = ""
         self.conn_key = ""
         self.rooms: set[str] = set()
+        self.evictions = 0  # bumped by every `room:left` for this user, so a join can re-check
         self.last_key: tuple[int, int] = (0, 0)
         self.buffer: list[BusMessage] | None = None
         self.strikes = 0
@@ -701,6 +708,12 @@ class Gateway:
                 continue
             self.metrics.recovery.labels("hit").inc()
             for msg in missed:
+                if msg.event == ROOM_LEFT_EVENT:
+                    # an eviction this node missed while unsubscribed still has to happen
+                    key = parse_offset(msg.offset or "")
+                    evicted = _evicted_room(msg)
+                    if key is not None and key > conn.last_key and evicted is not None:
+                        self._evict(conn, evicted)
                 text = p.encode_event(NAMESPACE, msg.args)
                 conn.deliver(msg, p.ws_text(text), text)
 
@@ -746,7 +759,15 @@ class Gateway:
             raise RateLimited(
                 "Too many rooms on this connection", code="too_many_rooms", retry_after=1
             )
-        await policy(ctx, room)
+        for _ in range(_JOIN_ATTEMPTS):
+            seen = conn.evictions
+            await policy(ctx, room)
+            if conn.evictions == seen:
+                break
+            # an eviction landed while the policy was reading: its answer may predate the
+            # change that caused it, so ask again (the change is committed by now)
+        else:
+            raise Forbidden("Room membership is changing; try again", code="room_forbidden")
         if conn.closed:
             return
         await self._add_member(conn, room)
@@ -760,9 +781,12 @@ class Gateway:
         members = self.rooms.get(msg.room)
         if not members:
             return
-        if msg.event == STATUS_EVENT or msg.event == SESSION_REVOKED_EVENT:
-            self._on_account_event(msg, members)
-            return
+        if msg.event in _CONTROL_EVENTS:
+            if msg.event == ROOM_LEFT_EVENT:
+                self._on_room_left(msg, members)  # then passed on like any event
+            else:
+                self._on_account_event(msg, members)
+                return
         started = time.perf_counter()
         text = "42/realtime," + msg.args
         frame = p.ws_text(text)
@@ -799,6 +823,28 @@ class Gateway:
                 and str(data.get("session_id")) == str(conn.principal.session_id)
             ):
                 self.disconnect(conn, "session_revoked", "This session has ended; sign in again")
+
+    def _on_room_left(self, msg: BusMessage, members: set[Connection]) -> None:
+        """A domain ended the user's right to a room: take all their connections here out of it."""
+        room = _evicted_room(msg)
+        if room is not None:
+            for conn in tuple(members):
+                self._evict(conn, room)
+
+    def _evict(self, conn: Connection, room: str) -> None:
+        """Leave `room` now, synchronously, so not one more broadcast of it reaches `conn`."""
+        conn.evictions += 1
+        if room not in conn.rooms:
+            return
+        conn.rooms.discard(room)
+        self.metrics.room_evictions.inc()
+        members = self.rooms.get(room)
+        if members is None:
+            return
+        members.discard(conn)
+        if not members:
+            del self.rooms[room]
+            self._spawn(self.ctx.bus.unsubscribe(room, self._bus_handler))
 
     def drop_slow(self, conn: Connection) -> None:
         """Drop a client that cannot keep up; it reconnects and recovers from its offset."""
@@ -1064,6 +1110,18 @@ def _fail(exc: AppError) -> dict[str, Any]:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _evicted_room(msg: BusMessage) -> str | None:
+    """The room a `room:left` in a user's room names, if it is one connections can leave."""
+    if not msg.room.startswith("user:"):
+        return None
+    try:
+        data = msg.data()
+    except ValueError:
+        return None
+    room = data.get("room") if isinstance(data, dict) else None
+    return room if isinstance(room, str) and is_evictable(room) else None
 
 
 __all__ = ["NAMESPACE", "PATH", "Connection", "Gateway", "InProcessBus"]

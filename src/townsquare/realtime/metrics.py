@@ -53,6 +53,11 @@ class GatewayMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.room_evictions = Counter(
+            "townsquare_gateway_room_evictions",
+            "Connections taken out of a room by a `room:left` event",
+            registry=registry,
+        )
         self.rate_limited = Counter(
             "townsquare_gateway_rate_limited",
             "Client events refused by a rate limit",

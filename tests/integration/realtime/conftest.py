@@ -74,12 +74,27 @@ def make_registry() -> HandlerRegistry:
         await ctx.leave(str(data["room"]))
         return {"rooms": sorted(ctx.rooms())}
 
+    # (user id, room) pairs the policy refuses, as a domain would after removing a member
+    denied: set[tuple[int, str]] = set()
+    # while set and not released, the policy waits here after reading (a slow answer)
+    gate: list[asyncio.Event] = []
+    waiting: list[str] = []
+
     @reg.room_policy("test:")
     async def policy(ctx: HandlerContext, room: str) -> None:
+        member = (ctx.user_id, room) not in denied  # read first, answer later, like a query
+        if gate:
+            waiting.append(room)
+            await gate[0].wait()
         if room.startswith("test:forbidden"):
             raise Forbidden("Not for you", code="forbidden")
+        if not member:
+            raise Forbidden("Join the room first", code="not_member")
 
     reg.applied = applied  # type: ignore[attr-defined]
+    reg.denied = denied  # type: ignore[attr-defined]
+    reg.gate = gate  # type: ignore[attr-defined]
+    reg.waiting = waiting  # type: ignore[attr-defined]
     return reg
 
 

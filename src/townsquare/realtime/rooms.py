@@ -1,0 +1,47 @@
+"""Room control for domain actions: take a user's open connections out of a room on every node.
+
+Joining a room (`chat:<id>`, say) runs the room's policy once; nothing re-checks it while the
+connection stays. So an action that ends someone's right to a room (they left, were removed, a
+block now stands between the two people of a direct room) calls `evict_from_room` in its
+transaction. After commit, a `room:left {room}` event goes to each user's own room
+`user:<id>`; every gateway node with a connection of that user takes all of that user's
+connections out of `room` before passing the event on to them, so clients learn it too. It is
+durable like any user-room event: a client that was offline gets it on recovery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townsquare.core.events import Event, emit, user_room
+
+ROOM_LEFT_EVENT = "room:left"
+
+
+class RoomLeft(Event):
+    """Sent to a user's room so gateways drop their connections from `room` and clients know."""
+
+    type: Literal["room:left"] = "room:left"
+    room: str
+
+
+def is_evictable(room: str) -> bool:
+    """A room a connection can join, and so leave: not a user room, a sane name."""
+    return bool(room) and len(room) <= 200 and "\n" not in room and not room.startswith("user:")
+
+
+def evict_from_room(session: AsyncSession, *, room: str, user_ids: Iterable[int]) -> None:
+    """Queue the removal of these users' connections from `room`, on every node, after commit.
+
+    Membership is checked only on join, so this is what stops a removed member's open
+    connections from receiving the room. A rollback drops it with the transaction's other
+    events. Rejoining later runs the room's policy again.
+    """
+    if not is_evictable(room):
+        raise ValueError(f"not a room connections can be evicted from: {room!r}")
+    users = dict.fromkeys(int(u) for u in user_ids)
+    if users:
+        emit(session, RoomLeft(room=room), to=[user_room(u) for u in users])
