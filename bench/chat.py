@@ -1,24 +1,26 @@
 """Chat benchmark: members in group rooms, each sending a message every few seconds.
 
-Members are connected over raw Engine.IO v4 / Socket.IO v5 WebSocket clients (in a second
-process, pinned to the other CPU when `taskset` exists), each joined to its room with
-`chat:join`. Every member sends `chat:message` at a steady rate with random phase; a message is
-stored (sequence taken, row committed) before it is acknowledged. Each receiver reads the send
-time the sender wrote into the text, so the latencies are from the sender's `emit` to each
-member's `chat:new_message` (one clock: both ends live in the client process):
+The members are raw Engine.IO v4 / Socket.IO v5 WebSocket connections driven by a C load
+generator (bench/chatgen.c, compiled on first use, pinned to the other CPU when `taskset`
+exists, reporting its own CPU share so it is shown not to be the limit). Each joins its room with
+`chat:join`; members send `chat:message` round-robin so the group offers each step's rate evenly
+(every member every members/rate seconds); a message is stored (sequence taken, row committed)
+before it is acknowledged. The send time travels in the text, so latencies are from the
+sender's write to each member's `chat:new_message` (one clock: the load generator's):
 
-  * deliver_p50/p99_ms  send -> every member's chat:new_message,
+  * deliver_p50/p99_ms  send -> every member's chat:new_message (room_size deliveries each),
   * ack_p50/p99_ms      send -> the sender's ack (message persisted),
-  * lost                deliveries expected (members x messages acked) but never seen,
-  * reordered           deliveries whose per-room sequence was not the previous one + 1.
+  * lost                deliveries expected (room_size x messages acked) but never seen,
+  * reordered           deliveries whose room sequence was not the previous one the member saw + 1.
 
-The server side runs as `townsquare serve` does (the gateway in the API process) on SQLite, or on
-PostgreSQL with `--postgres URL` (a scratch database is created there and dropped after).
+The server side runs as `townsquare serve` does (the gateway in the API process, in-process bus
+and jobs) on SQLite, or on PostgreSQL with `--postgres URL` (a scratch database is created there
+and dropped after), pinned to CPU 0.
 
-    .venv/bin/python bench/chat.py [--members 1000] [--room-size 50] [--rate 1000] [--seconds 10]
-                                   [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
+    .venv/bin/python bench/chat.py [--members 1000] [--room-size 50] [--rate 1000 3000]
+        [--seconds 10] [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
 
-Prints one JSON line.
+Prints one JSON line with a result per rate step.
 """
 
 from __future__ import annotations
@@ -28,10 +30,9 @@ import asyncio
 import json
 import os
 import platform
-import random
 import secrets
 import shutil
-import sys
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -54,150 +55,17 @@ def _pinned(cpu: int, argv: list[str]) -> list[str]:
     return argv
 
 
-def _pct(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+# --- the members: bench/chatgen.c ------------------------------------------------------------
 
 
-# --- the members: raw Socket.IO clients ----------------------------------------------------------
-
-
-class Stats:
-    def __init__(self) -> None:
-        self.deliveries: list[float] = []
-        self.acks: list[float] = []
-        self.acked_per_room: dict[str, int] = {}
-        self.received = 0
-        self.reordered = 0
-        self.errors = 0
-        self.refused = 0
-        self.last_seq: dict[tuple[int, str], int] = {}
-
-
-async def _member(
-    n: int,
-    url: str,
-    token: str,
-    room: str,
-    interval: float,
-    ready: asyncio.Event,
-    go: asyncio.Event,
-    stop: asyncio.Event,
-    stats: Stats,
-) -> None:
-    import websockets
-
-    async with websockets.connect(url, max_size=None, compression=None) as ws:
-        opened = await ws.recv()
-        assert str(opened).startswith("0"), opened
-        await ws.send("40/realtime," + json.dumps({"token": token}))
-        while True:
-            frame = str(await ws.recv())
-            if frame.startswith("40/realtime"):
-                break
-            if frame == "2":
-                await ws.send("3")
-        await ws.send('42/realtime,1["chat:join",' + json.dumps({"roomId": room}) + "]")
-        while True:
-            frame = str(await ws.recv())
-            if frame.startswith("43/realtime,1"):
-                assert '"ok":true' in frame, frame
-                break
-        ready.set()
-        sent_at: dict[int, float] = {}
-
-        async def sender() -> None:
-            await go.wait()
-            await asyncio.sleep(random.random() * interval)  # steady aggregate rate from the start
-            ack = 1
-            while not stop.is_set():
-                ack += 1
-                now = time.monotonic()
-                sent_at[ack] = now
-                body = {"roomId": room, "message": f"t{now:.6f} m{n}", "client_id": f"{n}-{ack}"}
-                await ws.send(f"42/realtime,{ack}" + json.dumps(["chat:message", body]))
-                await asyncio.sleep(interval)
-
-        task = asyncio.create_task(sender())
-        try:
-            while True:
-                frame = str(await ws.recv())
-                now = time.monotonic()
-                if frame.startswith('42/realtime,["chat:new_message"'):
-                    stats.received += 1
-                    at = frame.index('"text":"t') + 9
-                    stats.deliveries.append(now - float(frame[at : frame.index(" ", at)]))
-                    s = frame.index('"seq":') + 6
-                    seq = int(frame[s : frame.index(",", s)])
-                    previous = stats.last_seq.get((n, room))
-                    if previous is not None and seq != previous + 1:
-                        stats.reordered += 1
-                    stats.last_seq[(n, room)] = seq
-                elif frame.startswith("43/realtime,"):
-                    ident = int(frame[12 : frame.index("[")])
-                    started = sent_at.pop(ident, None)
-                    if started is not None:
-                        if '"ok":true' in frame:
-                            stats.acks.append(now - started)
-                            stats.acked_per_room[room] = stats.acked_per_room.get(room, 0) + 1
-                        else:
-                            stats.refused += 1
-                elif frame == "2":
-                    await ws.send("3")
-        finally:
-            task.cancel()
-
-
-async def run_clients(spec_file: Path, seconds: float, drain: float) -> None:
-    """Connect every member, print READY, send for `seconds` after GO, then print the stats."""
-    spec: dict[str, Any] = json.loads(await asyncio.to_thread(spec_file.read_text))
-    stats = Stats()
-    members = spec["members"]
-    readies = [asyncio.Event() for _ in members]
-    go, stop = asyncio.Event(), asyncio.Event()
-    tasks = []
-    for n, (token, room) in enumerate(members):
-        tasks.append(
-            asyncio.create_task(
-                _member(n, spec["url"], token, room, spec["interval"], readies[n], go, stop, stats)
-            )
-        )
-        if n % 100 == 99:
-            await asyncio.sleep(0.05)  # do not flood the accept queue
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 180)
-    print("READY", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    go.set()
-    await asyncio.sleep(seconds)
-    stop.set()
-    await asyncio.sleep(drain)  # acks and deliveries in flight
-    for task in tasks:
-        task.cancel()
-    done = await asyncio.gather(*tasks, return_exceptions=True)
-    stats.errors = sum(1 for r in done if isinstance(r, Exception))
-    room_size = spec["room_size"]
-    expected = sum(count * room_size for count in stats.acked_per_room.values())
-    acked = sum(stats.acked_per_room.values())
-    print(
-        json.dumps(
-            {
-                "acked": acked,
-                "refused": stats.refused,
-                "received": stats.received,
-                "lost": max(0, expected - stats.received),
-                "reordered": stats.reordered,
-                "deliver_p50_ms": _pct(stats.deliveries, 0.50),
-                "deliver_p99_ms": _pct(stats.deliveries, 0.99),
-                "ack_p50_ms": _pct(stats.acks, 0.50),
-                "ack_p99_ms": _pct(stats.acks, 0.99),
-                "sent_per_s": round(acked / seconds),
-                "client_errors": stats.errors,
-            }
-        ),
-        flush=True,
-    )
+def _chatgen() -> Path:
+    """Compile the C load generator once (rebuilt when its source is newer)."""
+    source = Path(__file__).resolve().parent / "chatgen.c"
+    binary = Path(__file__).resolve().parent / ".peer" / "chatgen"
+    binary.parent.mkdir(exist_ok=True)
+    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+        subprocess.run(["gcc", "-O2", "-o", str(binary), str(source)], check=True)
+    return binary
 
 
 # --- the server side -----------------------------------------------------------------------------
@@ -290,30 +158,39 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         )
         for i, (uid, sid) in enumerate(users)
     ]
-    spec_file = tmp / "spec.json"
-    spec = {
-        "url": f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
-        "members": members,
-        "interval": args.members / args.rate,
-        "room_size": args.room_size,
-    }
-    await asyncio.to_thread(spec_file.write_text, json.dumps(spec))
+    spec_file = tmp / "members.txt"
+    lines = "".join(f"{token} {room}\n" for token, room in members)
+    await asyncio.to_thread(spec_file.write_text, lines)
     clients = await asyncio.create_subprocess_exec(
         *_pinned(
             1,
-            [sys.executable, __file__, "--clients", str(spec_file), str(args.seconds)],
+            [
+                str(_chatgen()),
+                "127.0.0.1",
+                str(port),
+                "/realtime",
+                str(spec_file),
+                str(args.room_size),
+                str(args.seconds),
+                *(str(r) for r in args.rate),
+            ],
         ),
-        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
-    assert clients.stdout is not None and clients.stdin is not None
-    line = await asyncio.wait_for(clients.stdout.readline(), 240)
-    if not line.startswith(b"READY"):
-        raise SystemExit(f"clients did not connect: {line!r}")
-    await asyncio.sleep(0.5)
-    clients.stdin.write(b"GO\n")
-    await clients.stdin.drain()
-    report = json.loads(await asyncio.wait_for(clients.stdout.readline(), args.seconds + 120))
+    assert clients.stdout is not None
+    steps = []
+    cpu, wall = time.process_time(), time.monotonic()
+    while line := await clients.stdout.readline():
+        step = json.loads(line)
+        if "joined" in step:
+            cpu, wall = time.process_time(), time.monotonic()
+            continue
+        # this process is the server: its CPU share per step, and CPU per stored message
+        used, took = time.process_time() - cpu, time.monotonic() - wall
+        step["server_cpu"] = round(used / took, 2)
+        step["server_cpu_ms_per_msg"] = round(1000 * used / max(1, step["acked"]), 3)
+        steps.append(step)
+        cpu, wall = time.process_time(), time.monotonic()
     await clients.wait()
     await gateway.stop()
     await ctx.close()
@@ -326,9 +203,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "members": args.members,
         "room_size": args.room_size,
         "rooms": len(rooms),
-        "target_msgs_per_s": args.rate,
-        "seconds": args.seconds,
-        **report,
+        "seconds_per_step": args.seconds,
+        "steps": steps,
         "machine": {
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
@@ -344,14 +220,16 @@ def main() -> None:
     )
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--room-size", type=int, default=50)
-    parser.add_argument("--rate", type=float, default=1000.0, help="messages per second, in all")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="+",
+        default=[1000.0, 3000.0],
+        help="msgs/s, per step",
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--postgres", help="a PostgreSQL URL to make a scratch database on")
-    parser.add_argument("--clients", nargs=2, metavar=("SPEC", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.clients:
-        asyncio.run(run_clients(Path(args.clients[0]), float(args.clients[1]), drain=5.0))
-        return
     if args.members % args.room_size:
         raise SystemExit("--members must be a multiple of --room-size")
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:

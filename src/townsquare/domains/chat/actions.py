@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from townsquare.core.clock import utcnow
 from townsquare.core.db import Database
-from townsquare.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from townsquare.core.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
 from townsquare.core.events import emit, user_room
 from townsquare.core.ids import new_id
 from townsquare.domains.accounts import queries as account_queries
@@ -446,6 +455,285 @@ async def _mentions(session: AsyncSession, *, room_id: int, sender_id: int, text
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message on its way in; `notify_delay` None skips notifying away members."""
+
+    user_id: int
+    room_id: int
+    body: SendMessage
+    notify_delay: float | None
+    attachment: MediaView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A message just inserted in bulk, as rendering reads it (no ORM instance to build)."""
+
+    id: int
+    room_id: int
+    seq: int
+    sender_id: int | None
+    type: str
+    text: str
+    reply_to_id: int | None
+    client_id: str | None
+    data: dict[str, Any]
+    created_at: datetime
+    edited_at: datetime | None
+    deleted_at: datetime | None
+
+
+@dataclass(slots=True)
+class _Accepted:
+    """An outgoing message that passed every check, waiting for its sequence."""
+
+    item: Outgoing
+    room: ChatRoom
+    text: str
+    kind: str
+    data: dict[str, Any]
+    id: int = 0
+    seq: int = 0
+
+
+async def _resends(
+    session: AsyncSession, items: Sequence[Outgoing], media: LocalMediaStore
+) -> dict[tuple[int, str], Sent]:
+    """Stored messages matching these items' (sender, client_id) pairs, in one query."""
+    keys = {(i.user_id, i.body.client_id) for i in items if i.body.client_id is not None}
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(ChatMessage).where(
+            ChatMessage.sender_id.in_({u for u, _ in keys}),
+            ChatMessage.client_id.in_({c for _, c in keys}),
+        )
+    )
+    found = [m for m in rows.scalars() if (m.sender_id, m.client_id) in keys]
+    views = await queries.render_messages(session, viewer_id=0, messages=found, media=media)
+    return {
+        (int(m.sender_id or 0), str(m.client_id)): Sent(
+            message=v.model_copy(update={"client_id": m.client_id}), created=False
+        )
+        for m, v in zip(found, views, strict=True)
+    }
+
+
+async def _rooms_and_members(
+    session: AsyncSession, items: Sequence[Outgoing]
+) -> tuple[dict[int, ChatRoom], dict[tuple[int, int], ChatMember]]:
+    """The batch's rooms and its senders' memberships, in two queries."""
+    room_ids = {i.room_id for i in items}
+    rooms = {
+        r.id: r
+        for r in (
+            await session.execute(select(ChatRoom).where(ChatRoom.id.in_(room_ids)))
+        ).scalars()
+    }
+    rows = await session.execute(
+        select(ChatMember).where(
+            ChatMember.room_id.in_(room_ids), ChatMember.user_id.in_({i.user_id for i in items})
+        )
+    )
+    return rooms, {(m.room_id, m.user_id): m for m in rows.scalars()}
+
+
+async def _accept(
+    session: AsyncSession,
+    item: Outgoing,
+    room: ChatRoom | None,
+    member: ChatMember | None,
+    now: datetime,
+) -> _Accepted:
+    """Every check one message must pass; raises the AppError the sender gets."""
+    if room is None or (member is None and room.type != "public"):
+        raise NotFound("No such room")
+    if member is None:
+        raise Forbidden("Join the room first", code="not_member")
+    if not policy.can_post(room, member):
+        raise Forbidden("Only admins may write here", code="posting_restricted")
+    other = None
+    if room.type == "direct" and room.direct_key:
+        low, high = (int(x) for x in room.direct_key.split(":"))
+        other = high if low == item.user_id else low
+        await policy.check_may_message(session, actor_id=item.user_id, target_id=other)
+    if room.slow_mode_seconds and not policy.is_admin(member) and member.last_sent_at:
+        wait = member.last_sent_at + timedelta(seconds=room.slow_mode_seconds) - now
+        if wait.total_seconds() > 0:
+            raise RateLimited(
+                "Slow mode is on in this room",
+                code="slow_mode",
+                retry_after=int(wait.total_seconds()) + 1,
+            )
+    body = item.body
+    clean = await _check_text(body.message, optional=item.attachment is not None)
+    if body.reply_to_id is not None:
+        parent = await session.get(ChatMessage, body.reply_to_id)
+        if (
+            parent is None
+            or parent.room_id != room.id
+            or parent.seq < policy.sees_from(room, member)
+        ):
+            raise ValidationFailed("The message replied to is not in this room", code="bad_reply")
+    mentioned = []
+    if content.find_mentions(clean):
+        mentioned = await _mentions(session, room_id=room.id, sender_id=item.user_id, text=clean)
+    data: dict[str, Any] = {"mentions": [str(m) for m in mentioned]} if mentioned else {}
+    kind: str = body.type
+    if item.attachment is not None:
+        data["attachment"] = item.attachment.model_dump(mode="json")
+        kind = "video" if item.attachment.kind == "video" else "image"
+    if (
+        other is not None
+        and await queries.get_member(session, room_id=room.id, user_id=other) is None
+    ):
+        # the other person had left: the next message brings the conversation back
+        await _add_member(session, room=room, user_id=other)
+        _tell(session, room.id, "joined", other)
+    # later messages of this batch see this one for slow mode (no UPDATE from the ORM)
+    set_committed_value(member, "last_sent_at", now)
+    return _Accepted(item=item, room=room, text=clean, kind=kind, data=data)
+
+
+async def _store(session: AsyncSession, accepted: list[_Accepted], now: datetime) -> None:
+    """One sequence range per room (one UPDATE each), one insert, one read-mark update."""
+    by_room: dict[int, list[_Accepted]] = {}
+    for a in accepted:
+        a.id = new_id()
+        by_room.setdefault(a.room.id, []).append(a)
+    rooms = cast(Table, ChatRoom.__table__)
+    for room_id, group in by_room.items():
+        last = await session.scalar(
+            update(rooms)
+            .where(rooms.c.id == room_id)
+            .values(
+                last_seq=rooms.c.last_seq + len(group),
+                last_activity_at=now,
+                last_message_id=group[-1].id,
+            )
+            .returning(rooms.c.last_seq)
+        )
+        assert last is not None
+        for offset, a in enumerate(group):
+            a.seq = int(last) - len(group) + 1 + offset
+        room = group[0].room
+        set_committed_value(room, "last_seq", int(last))
+        set_committed_value(room, "last_activity_at", now)
+        set_committed_value(room, "last_message_id", group[-1].id)
+    await session.execute(
+        insert(cast(Table, ChatMessage.__table__)),
+        [
+            {
+                "id": a.id,
+                "room_id": a.room.id,
+                "seq": a.seq,
+                "sender_id": a.item.user_id,
+                "type": a.kind,
+                "text": a.text,
+                "reply_to_id": a.item.body.reply_to_id,
+                "client_id": a.item.body.client_id,
+                "data": a.data,
+                "created_at": now,
+                "edited_at": None,
+                "deleted_at": None,
+            }
+            for a in accepted
+        ],
+    )
+    marks = {(a.room.id, a.item.user_id): a.seq for a in accepted}  # the last one wins
+    members = cast(Table, ChatMember.__table__)
+    await session.execute(
+        update(members)
+        .where(members.c.room_id == bindparam("r"), members.c.user_id == bindparam("u"))
+        .values(last_read_seq=bindparam("s"), last_sent_at=now),
+        [{"r": r, "u": u, "s": s} for (r, u), s in marks.items()],
+    )
+
+
+async def check_send_messages(
+    session: AsyncSession, items: Sequence[Outgoing], *, media: LocalMediaStore
+) -> list[Sent | AppError]:
+    """Store a batch of messages in this transaction, each refused or accepted on its own.
+
+    A few queries serve the whole batch (resends, rooms, memberships, one sequence UPDATE per
+    room, one insert), which is what lets one core keep up with busy rooms; messages of one
+    room take consecutive sequences in the order given. A `client_id` repeated within the batch
+    gets the first one's message; one already stored fails the insert (unique key), which rolls
+    the batch back for `send_alone` to answer each message on its own with the original.
+    """
+    now = utcnow()
+    rooms, members = await _rooms_and_members(session, items)
+    results: list[Sent | AppError | None] = [None] * len(items)
+    accepted: list[_Accepted] = []
+    owner: dict[tuple[int, str], int] = {}  # (sender, client_id) -> index in `accepted`
+    slots: dict[int, tuple[int, bool]] = {}  # result index -> (accepted index, is a twin)
+    for i, item in enumerate(items):
+        cid = item.body.client_id
+        key = (item.user_id, cid) if cid is not None else None
+        if key is not None and key in owner:
+            slots[i] = (owner[key], True)
+        else:
+            room = rooms.get(item.room_id)
+            member = members.get((item.room_id, item.user_id))
+            try:
+                accepted.append(await _accept(session, item, room, member, now))
+            except AppError as exc:
+                results[i] = exc
+                continue
+            slots[i] = (len(accepted) - 1, False)
+            if key is not None:
+                owner[key] = len(accepted) - 1
+    refused = [items[i] for i, r in enumerate(results) if r is not None]
+    if refused:  # a resend is answered with its original even if it would be refused now
+        resent = await _resends(session, refused, media)
+        for i, item in enumerate(items):
+            cid = item.body.client_id
+            if results[i] is not None and cid is not None and (item.user_id, cid) in resent:
+                results[i] = resent[(item.user_id, cid)]
+    sent = await _store_and_tell(session, accepted, media, now) if accepted else []
+    for i, (index, twin) in slots.items():
+        results[i] = Sent(message=sent[index].message, created=False) if twin else sent[index]
+    return [r for r in results if r is not None]
+
+
+async def _store_and_tell(
+    session: AsyncSession, accepted: list[_Accepted], media: LocalMediaStore, now: datetime
+) -> list[Sent]:
+    """Write the accepted messages, queue `chat:new_message` and the notify jobs."""
+    await _store(session, accepted, now)
+    messages = [
+        _Row(
+            id=a.id,
+            room_id=a.room.id,
+            seq=a.seq,
+            sender_id=a.item.user_id,
+            type=a.kind,
+            text=a.text,
+            reply_to_id=a.item.body.reply_to_id,
+            client_id=a.item.body.client_id,
+            data=a.data,
+            created_at=now,
+            edited_at=None,
+            deleted_at=None,
+        )
+        for a in accepted
+    ]
+    public = await queries.render_messages(
+        session, viewer_id=0, messages=messages, media=media, fresh=True
+    )
+    sent: list[Sent] = []
+    for a, view in zip(accepted, public, strict=True):
+        channel = queries.room_channel(a.room.id)
+        emit(session, NewMessage(room_id=a.room.id, message=view), to=[channel])
+        if a.item.notify_delay is not None:
+            jobs.defer(session, NOTIFY_JOB, {"message_id": str(a.id)}, delay=a.item.notify_delay)
+        cid = a.item.body.client_id
+        own = view.model_copy(update={"client_id": cid}) if cid is not None else view
+        sent.append(Sent(message=own, created=True))
+    return sent
+
+
 async def check_send_message(
     session: AsyncSession,
     *,
@@ -456,73 +744,12 @@ async def check_send_message(
     notify_delay: float | None,
     attachment: MediaView | None = None,
 ) -> Sent:
-    """Store a message with the room's next sequence and tell the room, once per client_id.
-
-    `notify_delay` None skips notifying away members (demo data, imports).
-    """
-    resent = await _own_resend(session, user_id=user_id, client_id=body.client_id, media=media)
-    if resent is not None:
-        return resent
-    room, member = await queries.access_membership(session, user_id=user_id, room_id=room_id)
-    if not policy.can_post(room, member):
-        raise Forbidden("Only admins may write here", code="posting_restricted")
-    if room.type == "direct" and room.direct_key:
-        low, high = (int(x) for x in room.direct_key.split(":"))
-        other = high if low == user_id else low
-        await policy.check_may_message(session, actor_id=user_id, target_id=other)
-        if await queries.get_member(session, room_id=room.id, user_id=other) is None:
-            # the other person had left: the next message brings the conversation back
-            await _add_member(session, room=room, user_id=other)
-            _tell(session, room.id, "joined", other)
-    now = utcnow()
-    if room.slow_mode_seconds and not policy.is_admin(member) and member.last_sent_at:
-        wait = member.last_sent_at + timedelta(seconds=room.slow_mode_seconds) - now
-        if wait.total_seconds() > 0:
-            raise RateLimited(
-                "Slow mode is on in this room",
-                code="slow_mode",
-                retry_after=int(wait.total_seconds()) + 1,
-            )
-    clean = await _check_text(body.message, optional=attachment is not None)
-    if body.reply_to_id is not None:
-        parent = await session.get(ChatMessage, body.reply_to_id)
-        if (
-            parent is None
-            or parent.room_id != room_id
-            or parent.seq < policy.sees_from(room, member)
-        ):
-            raise ValidationFailed("The message replied to is not in this room", code="bad_reply")
-    mentioned = await _mentions(session, room_id=room_id, sender_id=user_id, text=clean)
-    data: dict[str, object] = {"mentions": [str(m) for m in mentioned]} if mentioned else {}
-    kind: str = body.type
-    if attachment is not None:
-        data["attachment"] = attachment.model_dump(mode="json")
-        kind = "video" if attachment.kind == "video" else "image"
-    message_id = new_id()
-    seq = await _next_seq(session, room, message_id)
-    message = ChatMessage(
-        id=message_id,
-        room_id=room_id,
-        seq=seq,
-        sender_id=user_id,
-        type=kind,
-        text=clean,
-        reply_to_id=body.reply_to_id,
-        client_id=body.client_id,
-        data=data,
-        created_at=now,
-    )
-    session.add(message)
-    member.last_read_seq = seq
-    member.last_sent_at = now
-    view = await queries.render_message(
-        session, viewer_id=user_id, message=message, media=media, fresh=True
-    )
-    public = view.model_copy(update={"client_id": None})
-    emit(session, NewMessage(room_id=room_id, message=public), to=[queries.room_channel(room_id)])
-    if notify_delay is not None:
-        jobs.defer(session, NOTIFY_JOB, {"message_id": str(message.id)}, delay=notify_delay)
-    return Sent(message=view, created=True)
+    """One message in this transaction (attachments, demo data); raises its refusal."""
+    item = Outgoing(user_id, room_id, body, notify_delay, attachment)
+    result = (await check_send_messages(session, [item], media=media))[0]
+    if isinstance(result, AppError):
+        raise result
+    return result
 
 
 async def check_send_attachment(
@@ -557,33 +784,26 @@ async def check_send_attachment(
     )
 
 
-async def send_message(
-    db: Database,
-    *,
-    user_id: int,
-    room_id: int,
-    body: SendMessage,
-    media: LocalMediaStore,
-    notify_delay: float | None,
-) -> Sent:
-    """`check_send_message` in its own transaction; a concurrent twin with the same client_id
-    loses the unique key and gets the stored original instead of an error."""
+async def send_alone(db: Database, item: Outgoing, *, media: LocalMediaStore) -> Sent:
+    """One message in its own transaction; a concurrent twin with the same client_id (another
+    process) loses the unique key and gets the stored original instead of an error."""
     try:
         async with db.transaction() as session:
             return await check_send_message(
                 session,
-                user_id=user_id,
-                room_id=room_id,
-                body=body,
+                user_id=item.user_id,
+                room_id=item.room_id,
+                body=item.body,
                 media=media,
-                notify_delay=notify_delay,
+                notify_delay=item.notify_delay,
+                attachment=item.attachment,
             )
     except IntegrityError:
-        if body.client_id is None:
+        if item.body.client_id is None:
             raise
         async with db.read() as session:
             resent = await _own_resend(
-                session, user_id=user_id, client_id=body.client_id, media=media
+                session, user_id=item.user_id, client_id=item.body.client_id, media=media
             )
         if resent is None:
             raise

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal_column, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,35 @@ from townsquare.infra.media import LocalMediaStore
 PREVIEW_CHARS = 140
 CHAT_DOCUMENT = "to_tsvector('simple'::regconfig, coalesce(chat_message.text, ''))"
 FTS_TABLE = "ix_search_chat"
+
+
+class MessageRow(Protocol):
+    """What rendering reads of a message: a stored row, or one just inserted in bulk."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def room_id(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def sender_id(self) -> int | None: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def reply_to_id(self) -> int | None: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def data(self) -> dict[str, Any]: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def edited_at(self) -> datetime | None: ...
+    @property
+    def deleted_at(self) -> datetime | None: ...
 
 
 def room_channel(room_id: int) -> str:
@@ -112,7 +142,7 @@ async def render_messages(
     session: AsyncSession,
     *,
     viewer_id: int,
-    messages: Sequence[ChatMessage],
+    messages: Sequence[MessageRow],
     media: LocalMediaStore,
     read_by_others: int | None = None,
     fresh: bool = False,
