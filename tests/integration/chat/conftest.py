@@ -74,6 +74,7 @@ CHAT_EVENTS = (
     "chat:read_receipt",
     "chat:unread",
     "chat:room_updated",
+    "room:left",
 )
 
 

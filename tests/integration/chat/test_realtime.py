@@ -239,3 +239,32 @@ async def test_a_block_closes_the_direct_room_stream(client, gateway_url):
         assert sent["ok"] is False and sent["error"]["code"] == "cannot_message"
     finally:
         await a.close()
+
+
+async def test_removed_and_departed_members_stop_receiving_the_room(client, gateway_url):
+    ana, ben, cat = await people(client, 3)
+    g = await room(client, ana, "group", ben, cat)
+    devices = [await Device().connect(gateway_url, m) for m in (ana, ben, cat)]
+    a, b, c = devices
+    try:
+        for d in devices:
+            assert (await d.call("chat:join", {"roomId": g["id"]}))["ok"] is True
+        removed = await client.delete(
+            f"{BASE}/rooms/{g['id']}/members/{ben.id}", headers=ana.headers
+        )
+        assert removed.status_code == 204, removed.text
+        assert (await b.next("room:left"))["room"] == f"chat:{g['id']}"
+        left = await client.post(f"{BASE}/rooms/{g['id']}/leave", headers=cat.headers)
+        assert left.status_code == 204
+        assert (await c.next("room:left"))["room"] == f"chat:{g['id']}"
+        await send(client, ana, g["id"], "only ana now")
+        got = await a.next("chat:new_message", lambda m: m["message"]["type"] != "system")
+        assert got["message"]["text"] == "only ana now"
+        for gone in (b, c):  # nothing said after they went reaches them
+            texts = [m["message"]["text"] for m in gone.named("chat:new_message")]
+            assert "only ana now" not in texts
+        refused = await b.call("chat:join", {"roomId": g["id"]})
+        assert refused["ok"] is False
+    finally:
+        for d in devices:
+            await d.close()

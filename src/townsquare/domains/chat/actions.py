@@ -53,6 +53,7 @@ from townsquare.domains.posts import queries as posts_queries
 from townsquare.domains.posts.schemas import MediaView
 from townsquare.infra import jobs
 from townsquare.infra.media import LocalMediaStore
+from townsquare.realtime.rooms import evict_from_room
 
 NOTIFY_JOB = "chat.notify"
 MAX_MEMBERS = 1000
@@ -256,8 +257,10 @@ async def check_join(
 async def _remove(
     session: AsyncSession, *, room: ChatRoom, member: ChatMember, actor_id: int
 ) -> None:
-    """Drop a member; when the last admin goes, the longest-standing member becomes admin."""
+    """Drop a member (and their open connections from the room's live stream); when the last
+    admin goes, the longest-standing member becomes admin."""
     was_admin = member.role == "admin"
+    evict_from_room(session, room=queries.room_channel(room.id), user_ids=[member.user_id])
     await session.delete(member)
     room.member_count -= 1
     await session.flush()
