@@ -7,11 +7,11 @@ new post is in every follower's next first page at once, whatever the author's f
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union_all
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.config import Settings
@@ -21,10 +21,9 @@ from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS
 from townsquare.core.pagination import Page, decode_cursor, encode_cursor
 from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
-from townsquare.domains.feed import ranking
-from townsquare.domains.feed.actions import get_preferences
+from townsquare.domains.feed import fast, ranking
 from townsquare.domains.feed.cache import SnapshotStore
-from townsquare.domains.feed.models import Affinity, Dismissal, Interaction
+from townsquare.domains.feed.models import Interaction
 from townsquare.domains.feed.schemas import (
     FeedItem,
     FeedPreferences,
@@ -33,9 +32,8 @@ from townsquare.domains.feed.schemas import (
     TrendingTag,
 )
 from townsquare.domains.posts import queries as posts_queries
-from townsquare.domains.posts.models import Comment, Post, PostLike, PostReport, PostTag
+from townsquare.domains.posts.models import Comment, Post, PostLike, PostTag
 from townsquare.domains.posts.schemas import POST_TYPES
-from townsquare.domains.social.models import Block, Follow, Friendship, Mute
 from townsquare.infra.media import LocalMediaStore
 
 Window = Literal["hour", "day", "week"]
@@ -59,109 +57,110 @@ def id_at(moment: datetime) -> int:
     return ms << (NODE_BITS + SEQUENCE_BITS)
 
 
-@dataclass(frozen=True, slots=True)
-class Network:
-    """The viewer's graph as the feed needs it."""
-
-    me: int
-    friends: frozenset[int]
-    following: frozenset[int]
-    authors: frozenset[int]
-
-
-async def network(session: AsyncSession, *, user_id: int, following_only: bool = False) -> Network:
+def _authors(graph: fast.Graph, *, following_only: bool = False) -> frozenset[int]:
     """Whose posts may enter the feed: friends, followed users and oneself, minus mutes/blocks.
 
-    One round trip: the four edge lists come back tagged from a single UNION ALL.
+    Banned friends and followees were already left out by the graph query.
     """
-    edges = union_all(
-        select(literal("f"), Friendship.friend_id).where(Friendship.user_id == user_id),
-        select(literal("g"), Follow.followee_id).where(Follow.follower_id == user_id),
-        select(literal("m"), Mute.muted_id).where(Mute.muter_id == user_id),
-        select(literal("h"), Block.blocked_id).where(Block.blocker_id == user_id),
-        select(literal("h"), Block.blocker_id).where(Block.blocked_id == user_id),
-    )
-    sets: dict[str, set[int]] = {"f": set(), "g": set(), "m": set(), "h": set()}
-    for kind, other in (await session.execute(edges)).all():
-        sets[kind].add(other)
-    friends, following = sets["f"], sets["g"]
-    base = following if following_only else friends | following | {user_id}
-    authors = base - sets["m"] - sets["h"]
-    if authors:  # banned authors leave once here rather than by a join on every candidate row
-        banned = select(User.id).where(User.id.in_(authors), User.status == "banned")
-        authors -= set((await session.execute(banned)).scalars())
-    return Network(user_id, frozenset(friends), frozenset(following), frozenset(authors))
+    base = graph.following if following_only else graph.friends | graph.following | {graph.me}
+    return base - graph.excluded
 
 
-def _filters(
-    net: Network, prefs: FeedPreferences, settings: Settings, types: list[str] | None = None
-) -> list[ColumnElement[bool]]:
-    """Conditions on Post that every feed read applies (the network has no banned authors)."""
+def _preferences(graph: fast.Graph) -> FeedPreferences:
+    if graph.preferences is None:
+        return FeedPreferences()
+    return FeedPreferences.model_construct(None, **graph.preferences)
+
+
+def _candidates_sql(
+    prefs: FeedPreferences,
+    *,
+    types: list[str] | None,
+    since: bool,
+    before: bool,
+) -> str | None:
+    """The candidate query for these switches (None when no type is allowed).
+
+    Post types are inlined (they come from POST_TYPES, never from the request as text), so
+    each combination is one cached statement; the covering index `ix_post_post_feed` answers
+    it without reading post rows: one range per author, then a top-N sort.
+    """
     allowed = [t for t in POST_TYPES if getattr(prefs, TYPE_SWITCHES[t])]
     if types is not None:
         allowed = [t for t in allowed if t in types]
-    conditions: list[ColumnElement[bool]] = [
-        Post.author_id.in_(net.authors),  # banned authors were left out of the network
-        Post.type.in_(allowed),
-        or_(
-            Post.privacy == "public",
-            Post.author_id == net.me,
-            and_(Post.privacy == "friends", Post.author_id.in_(net.friends)),
-        ),
-        Post.id.not_in(select(Dismissal.post_id).where(Dismissal.user_id == net.me)),
-    ]
+    if not allowed:
+        return None
+    kinds = ", ".join(f"'{t}'" for t in allowed)
+    sql = (
+        "SELECT p.id, p.author_id, p.likes_count, p.comments_count, p.shares_count"
+        " FROM post_post p WHERE p.author_id IN ?L"
+        f" AND p.type IN ({kinds})"
+        " AND (p.privacy = 'public' OR p.author_id = ?"
+        " OR (p.privacy = 'friends' AND p.author_id IN ?L))"
+        " AND p.id NOT IN (SELECT post_id FROM feed_dismissal WHERE user_id = ?)"
+    )
     if prefs.hide_reported:
-        conditions.append(
-            or_(
-                Post.author_id == net.me,
-                Post.reports_count < settings.feed_hide_reported_threshold,
-            )
+        sql += (
+            " AND (p.author_id = ? OR p.reports_count < ?)"
+            " AND p.id NOT IN (SELECT post_id FROM post_report WHERE reporter_id = ?)"
         )
-        conditions.append(
-            Post.id.not_in(select(PostReport.post_id).where(PostReport.reporter_id == net.me))
-        )
-    return conditions
+    if since:
+        sql += " AND p.id >= ?"
+    if before:
+        sql += " AND p.id < ?"
+    return sql + " ORDER BY p.id DESC LIMIT ?"
+
+
+async def _candidates(
+    reader: fast.Reader,
+    graph: fast.Graph,
+    authors: frozenset[int],
+    settings: Settings,
+    *,
+    limit: int,
+    types: list[str] | None = None,
+    since: int | None = None,
+    before: int | None = None,
+) -> Sequence[Sequence[Any]]:
+    """Rows (id, author, likes, comments, shares) of the newest visible candidates."""
+    prefs = _preferences(graph)
+    sql = _candidates_sql(prefs, types=types, since=since is not None, before=before is not None)
+    if sql is None or not authors:
+        return []
+    me = graph.me
+    params: list[Any] = [authors, me, graph.friends, me]
+    if prefs.hide_reported:
+        params += [me, settings.feed_hide_reported_threshold, me]
+    if since is not None:
+        params.append(since)
+    if before is not None:
+        params.append(before)
+    params.append(limit)
+    return await reader.rows(sql, *params)
 
 
 RankedSnapshot = tuple[list[tuple[int, float]], int | None]
-_CANDIDATE_COLUMNS = (
-    Post.id,
-    Post.author_id,
-    Post.likes_count,
-    Post.comments_count,
-    Post.shares_count,
-)
 
 
 async def ranked_ids(
     session: AsyncSession, *, principal: Principal, settings: Settings, now: datetime
 ) -> RankedSnapshot:
     """Score the newest candidates of the viewer's network and order them best first."""
-    prefs = await get_preferences(session, user_id=principal.user_id)
-    net = await network(session, user_id=principal.user_id)
-    if not net.authors:
-        return [], None
+    reader = await fast.Reader.of(session)
+    graph = await fast.graph(reader, user_id=principal.user_id)
+    return await _ranked(reader, graph, settings=settings, now=now)
+
+
+async def _ranked(
+    reader: fast.Reader, graph: fast.Graph, *, settings: Settings, now: datetime
+) -> RankedSnapshot:
     since = id_at(now - timedelta(days=settings.feed_window_days))
-    rows = (
-        await session.execute(
-            select(*_CANDIDATE_COLUMNS)
-            .where(Post.id >= since, *_filters(net, prefs, settings))
-            .order_by(Post.id.desc())
-            .limit(settings.feed_candidates)
-        )
-    ).all()
+    rows = await _candidates(
+        reader, graph, _authors(graph), settings, limit=settings.feed_candidates, since=since
+    )
     if not rows:
         return [], None
-    authors = {row[1] for row in rows}
-    affinity = dict(
-        (
-            await session.execute(
-                select(Affinity.author_id, Affinity.score).where(
-                    Affinity.user_id == principal.user_id, Affinity.author_id.in_(authors)
-                )
-            )
-        ).all()
-    )
+    prefs = _preferences(graph)
     weights = ranking.Weights.from_settings(
         settings,
         prioritize_friends=prefs.prioritize_friends,
@@ -172,12 +171,12 @@ async def ranked_ids(
         weights,
         now_ms=now.timestamp() * 1000 - EPOCH_MS,
         shift=NODE_BITS + SEQUENCE_BITS,
-        affinity={a: float(v) for a, v in affinity.items()},
-        friends=net.friends,
-        me=net.me,
+        affinity=graph.affinity,
+        friends=graph.friends,
+        me=graph.me,
     )
     scored.sort(key=lambda item: (-item[1], -item[0]))
-    oldest = rows[-1].id if len(rows) == settings.feed_candidates else since
+    oldest = rows[-1][0] if len(rows) == settings.feed_candidates else since
     return scored, oldest
 
 
@@ -187,33 +186,40 @@ async def _render(
     principal: Principal,
     ordered: list[tuple[int, float | None]],
     media: LocalMediaStore,
+    reader: fast.Reader | None = None,
 ) -> list[FeedItem]:
     """Feed items in the given order, re-checking visibility (a post may have gone since)."""
     if not ordered:
         return []
-    ids = [pid for pid, _ in ordered]
-    posts = {
-        p.id: p
-        for p in (
+    reader = reader or await fast.Reader.of(session)
+    found = await fast.render(
+        reader, viewer=principal, ids=[pid for pid, _ in ordered], media=media
+    )
+    shared_ids = {r.shared_post_id for r in found.values() if r.shared_post_id is not None}
+    if shared_ids:  # rare: the originals of shares, through the posts domain's own renderer
+        originals = (
             await session.execute(
                 select(Post)
                 .join(User, User.id == Post.author_id)
-                .where(Post.id.in_(ids), posts_queries.visible_clause(principal))
+                .where(
+                    Post.id.in_(shared_ids),
+                    posts_queries.visible_clause(principal, with_mutes=False),
+                )
             )
         ).scalars()
-    }
-    present = [posts[pid] for pid in ids if pid in posts]
-    views = {
-        v.id: v
-        for v in await posts_queries.render_posts(
-            session, viewer=principal, posts=present, media=media
+        views = await posts_queries.render_posts(
+            session, viewer=principal, posts=list(originals), media=media, depth=1
         )
-    }
-    scores = dict(ordered)
-    return [  # already validated as PostView: construct, do not validate again
-        FeedItem.model_construct(**dict(views[pid]), score=scores[pid])
-        for pid in ids
-        if pid in views
+        by_id = {view.id: view for view in views}
+        for rendered in found.values():
+            original = by_id.get(rendered.shared_post_id)  # type: ignore[arg-type]
+            if original is not None:
+                rendered.fields["shared_post"] = original
+                rendered.fields["shared_post_id"] = rendered.shared_post_id
+    return [  # built from trusted rows: construct, do not validate
+        FeedItem.model_construct(**found[pid].fields, score=score)
+        for pid, score in ordered
+        if pid in found
     ]
 
 
@@ -230,25 +236,21 @@ async def _latest(
     since: int | None = None,
 ) -> tuple[list[FeedItem], int | None]:
     """Reverse-chronological items before an id; returns them and the next `before`."""
-    prefs = await get_preferences(session, user_id=principal.user_id)
-    net = await network(session, user_id=principal.user_id, following_only=following_only)
-    if not net.authors:
-        return [], None
-    query = (
-        select(Post.id)
-        .where(*_filters(net, prefs, settings, types))
-        .order_by(Post.id.desc())
-        .limit(limit + 1)
+    reader = await fast.Reader.of(session)
+    graph = await fast.graph(reader, user_id=principal.user_id)
+    authors = _authors(graph, following_only=following_only)
+    rows = await _candidates(
+        reader, graph, authors, settings, limit=limit + 1, types=types, since=since, before=before
     )
-    if before is not None:
-        query = query.where(Post.id < before)
-    if since is not None:
-        query = query.where(Post.id >= since)
-    ids = list((await session.execute(query)).scalars())
+    ids = [row[0] for row in rows]
     more = len(ids) > limit
     ids = ids[:limit]
     items = await _render(
-        session, principal=principal, ordered=[(pid, None) for pid in ids], media=media
+        session,
+        principal=principal,
+        ordered=[(pid, None) for pid in ids],
+        media=media,
+        reader=reader,
     )
     return items, ids[-1] if more and ids else None
 

@@ -23,6 +23,11 @@ class Post(Base):
     __table_args__ = (
         Index("ix_post_post_author_id_id", "author_id", "id"),
         Index("ix_post_post_privacy_id", "privacy", "id"),
+        Index(  # feed candidates read from the index alone (migration 0007_feed_covering)
+            "ix_post_post_feed",
+            *("author_id", "id", "type", "privacy", "likes_count", "comments_count"),
+            *("shares_count", "reports_count"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=new_id)

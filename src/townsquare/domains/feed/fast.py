@@ -1,0 +1,279 @@
+"""The feed's hot reads as plain SQL on the driver connection (sqlite3 inline, asyncpg).
+
+A feed page is a handful of small indexed queries; building, caching and processing them
+through SQLAlchemy and loading ORM objects cost several times what the database spends on
+them (docs/PERFORMANCE.md, Feed). These functions keep the same rules as the ORM versions
+they replace (`posts_queries.visible_clause`, `render_posts`) and are tested through the API
+on both backends.
+
+SQL is written once with `?` for a value and `IN ?L` / `NOT IN ?L` for a list of integers,
+and translated per dialect: SQLite reads the list from `json_each` (one cached statement for
+any list length), PostgreSQL from an array (`= ANY($n::bigint[])`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from townsquare.domains.accounts.policy import Principal
+from townsquare.domains.posts.schemas import MediaView, PostStats
+from townsquare.domains.social.schemas import UserSummary
+from townsquare.infra.media import LocalMediaStore
+
+_MARK = re.compile(r"( NOT)? IN \?L|\?")
+_translated: dict[tuple[str, bool], str] = {}
+
+
+def _translate(sql: str, postgres: bool) -> str:
+    """The statement in the driver's parameter style (cached: the SQL texts are constants)."""
+    key = (sql, postgres)
+    done = _translated.get(key)
+    if done is not None:
+        return done
+    counter = 0
+
+    def mark(match: re.Match[str]) -> str:
+        nonlocal counter
+        counter += 1
+        negated = match.group(1) is not None
+        if match.group(0) == "?":
+            return f"${counter}" if postgres else "?"
+        if postgres:
+            return f" <> ALL(${counter}::bigint[])" if negated else f" = ANY(${counter}::bigint[])"
+        return f"{' NOT' if negated else ''} IN (SELECT value FROM json_each(?))"
+
+    done = _translated[key] = _MARK.sub(mark, sql)
+    return done
+
+
+class Reader:
+    """Runs SQL on the session's own driver connection, skipping SQLAlchemy's statement layer."""
+
+    __slots__ = ("driver", "postgres")
+
+    def __init__(self, driver: Any, *, postgres: bool) -> None:
+        self.driver = driver
+        self.postgres = postgres
+
+    @classmethod
+    async def of(cls, session: AsyncSession) -> Reader:
+        """A reader on the session's connection (the same transaction, if one is open)."""
+        connection = await session.connection()
+        postgres = connection.dialect.name == "postgresql"
+        driver = (await connection.get_raw_connection()).driver_connection
+        return cls(driver if postgres else driver._conn, postgres=postgres)  # type: ignore[union-attr]
+
+    async def rows(self, sql: str, *params: Any) -> Sequence[Sequence[Any]]:
+        """All rows of a query; list parameters are sequences of ints."""
+        text = _translate(sql, self.postgres)
+        if self.postgres:
+            values = [list(p) if isinstance(p, set | frozenset | tuple) else p for p in params]
+            return list(await self.driver.fetch(text, *values))
+        values = [
+            json.dumps(list(p)) if isinstance(p, set | frozenset | list | tuple) else p
+            for p in params
+        ]
+        return list(self.driver.execute(text, values).fetchall())
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """The reader's side of the graph, preferences and affinities, from one round trip."""
+
+    me: int
+    friends: frozenset[int]
+    following: frozenset[int]
+    excluded: frozenset[int]  # muted, blocked or blocking
+    preferences: dict[str, bool] | None  # None: the user never changed them (defaults)
+    affinity: dict[int, float]
+
+
+PREFERENCE_COLUMNS = (
+    "show_achievements",
+    "show_progress",
+    "show_meals",
+    "show_general",
+    "show_challenges",
+    "prioritize_friends",
+    "prioritize_recent",
+    "hide_blocked",
+    "hide_reported",
+)
+_PREFERENCE_BITS = " + ".join(
+    f"CAST({name} AS INTEGER) * {1 << bit}" for bit, name in enumerate(PREFERENCE_COLUMNS)
+)
+# Banned friends and followees leave here, once, rather than by a join on every candidate.
+GRAPH_SQL = f"""
+SELECT 'f', e.friend_id, CAST(NULL AS DOUBLE PRECISION) FROM social_friendship e
+  JOIN account_user u ON u.id = e.friend_id WHERE e.user_id = ? AND u.status <> 'banned'
+UNION ALL
+SELECT 'g', e.followee_id, NULL FROM social_follow e
+  JOIN account_user u ON u.id = e.followee_id WHERE e.follower_id = ? AND u.status <> 'banned'
+UNION ALL SELECT 'x', muted_id, NULL FROM social_mute WHERE muter_id = ?
+UNION ALL SELECT 'x', blocked_id, NULL FROM social_block WHERE blocker_id = ?
+UNION ALL SELECT 'x', blocker_id, NULL FROM social_block WHERE blocked_id = ?
+UNION ALL SELECT 'a', author_id, score FROM feed_affinity WHERE user_id = ?
+UNION ALL SELECT 'p', {_PREFERENCE_BITS}, NULL FROM feed_preferences WHERE user_id = ?
+"""
+
+
+async def graph(reader: Reader, *, user_id: int) -> Graph:
+    """Friends, follows, mutes, blocks (both ways), affinities and preferences of one user."""
+    friends: set[int] = set()
+    following: set[int] = set()
+    excluded: set[int] = set()
+    affinity: dict[int, float] = {}
+    preferences: dict[str, bool] | None = None
+    for kind, other, score in await reader.rows(GRAPH_SQL, *([user_id] * 7)):
+        if kind == "f":
+            friends.add(other)
+        elif kind == "g":
+            following.add(other)
+        elif kind == "x":
+            excluded.add(other)
+        elif kind == "a":
+            affinity[other] = float(score)
+        else:
+            preferences = {
+                name: bool(other >> bit & 1) for bit, name in enumerate(PREFERENCE_COLUMNS)
+            }
+    return Graph(
+        user_id,
+        frozenset(friends),
+        frozenset(following),
+        frozenset(excluded),
+        preferences,
+        affinity,
+    )
+
+
+_RENDER_SQL = """
+SELECT p.id, p.author_id, p.text, p.type, p.privacy, p.tags, p.mentions, p.meta,
+       p.shared_post_id, p.likes_count, p.comments_count, p.shares_count, p.views_count,
+       p.is_edited, p.created_at, p.updated_at,
+       u.username, u.display_name, u.avatar_thumb_key, u.status,
+       EXISTS (SELECT 1 FROM post_like l WHERE l.post_id = p.id AND l.user_id = ?),
+       EXISTS (SELECT 1 FROM post_media m WHERE m.post_id = p.id),
+       EXISTS (SELECT 1 FROM social_friendship f WHERE f.user_id = ? AND f.friend_id = p.author_id),
+       EXISTS (SELECT 1 FROM social_mute x WHERE x.muter_id = ? AND x.muted_id = p.author_id),
+       EXISTS (SELECT 1 FROM social_block b
+               WHERE (b.blocker_id = ? AND b.blocked_id = p.author_id)
+                  OR (b.blocker_id = p.author_id AND b.blocked_id = ?))
+FROM post_post p JOIN account_user u ON u.id = p.author_id
+WHERE p.id IN ?L
+"""
+_MEDIA_SQL = """
+SELECT post_id, id, kind, content_type, key, thumb_key, size, width, height
+FROM post_media WHERE post_id IN ?L ORDER BY id
+"""
+
+
+def _timestamp(value: Any) -> datetime:
+    """SQLite keeps naive UTC text, PostgreSQL gives aware datetimes: aware UTC either way."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC) if value.tzinfo is not UTC else value
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+@dataclass(slots=True)
+class Rendered:
+    """The fields of a PostView (minus a shared original) read for one viewer."""
+
+    id: int
+    author_id: int
+    shared_post_id: int | None
+    fields: dict[str, Any]
+
+
+async def render(
+    reader: Reader,
+    *,
+    viewer: Principal,
+    ids: Sequence[int],
+    media: LocalMediaStore,
+) -> dict[int, Rendered]:
+    """The posts among `ids` the viewer may see, as PostView fields, in one query (+ media).
+
+    The same rule as `posts_queries.visible_clause` (with mutes): staff see everything;
+    others not a banned author, nothing across a block either way, no muted author, and
+    `friends` posts only of friends.
+    """
+    if not ids:
+        return {}
+    me = viewer.user_id
+    staff = viewer.is_staff
+    found: dict[int, Rendered] = {}
+    with_media: list[int] = []
+    for row in await reader.rows(_RENDER_SQL, me, me, me, me, me, list(ids)):
+        (pid, author, text, kind, privacy, tags, mentions, meta, shared, likes, comments) = row[:11]
+        shares, views, edited, created, updated, username, display, thumb, status = row[11:20]
+        liked, has_media, is_friend, muted, blocked = row[20:25]
+        if not staff and (
+            status == "banned"
+            or blocked
+            or muted
+            or not (author == me or privacy == "public" or (privacy == "friends" and is_friend))
+        ):
+            continue
+        meta = _json(meta) or {}
+        found[pid] = Rendered(
+            pid,
+            author,
+            shared,
+            {
+                "id": pid,
+                "author": UserSummary.model_construct(
+                    id=author,
+                    username=username,
+                    display_name=display,
+                    avatar_thumbnail_url=media.url(thumb),
+                ),
+                "text": text,
+                "type": kind,
+                "privacy": privacy,
+                "tags": list(_json(tags) or []),
+                "mentions": list(_json(mentions) or []),
+                "metadata": {k: str(v) for k, v in meta.items() if v is not None},
+                "media": [],
+                "shared_post": None,
+                "shared_post_id": None,
+                "stats": PostStats.model_construct(
+                    likes=likes, comments=comments, shares=shares, views=views
+                ),
+                "liked_by_me": bool(liked),
+                "is_edited": bool(edited),
+                "created_at": _timestamp(created),
+                "updated_at": _timestamp(updated),
+            },
+        )
+        if has_media:
+            with_media.append(pid)
+    if with_media:
+        for pid, mid, kind, ctype, key, thumb_key, size, width, height in await reader.rows(
+            _MEDIA_SQL, with_media
+        ):
+            found[pid].fields["media"].append(
+                MediaView.model_construct(
+                    id=mid,
+                    kind=kind,
+                    content_type=ctype,
+                    url=media.url(key) or "",
+                    thumbnail_url=media.url(thumb_key),
+                    size=size,
+                    width=width,
+                    height=height,
+                )
+            )
+    return found
