@@ -16,12 +16,13 @@ from sqlalchemy import func, insert, select, text, update
 from townsquare.core.clock import utcnow
 from townsquare.core.db import Database
 from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS, new_id
+from townsquare.demo import bulk_insert, bulk_load
 from townsquare.domains.accounts.models import User
 from townsquare.domains.posts.content import find_tags
 from townsquare.domains.posts.models import Comment, Post, PostLike, PostTag
 from townsquare.domains.social.models import Follow, Friendship
 
-BATCH = 20_000
+BATCH = 100_000
 TYPES = ("general", "general", "general", "progress", "meal", "achievement", "challenge")
 WORDS = [
     "morning",
@@ -218,20 +219,53 @@ async def add_generated_content(
         had_follow = {(a, b) for a, b in follow_rows.all()}
         friend_rows = await session.execute(select(Friendship.user_id, Friendship.friend_id))
         had_friend = {(a, b) for a, b in friend_rows.all()}
-    count = len(users)
-    if count < 3:
+    if len(users) < 3:
         return
     now = utcnow()
     span_ms = days * 86_400_000
-    serial = 0
     edge_id = new_id()
 
     async def flush(model: Any, rows: list[dict[str, Any]]) -> None:
         if rows:
-            async with db.transaction() as session:
-                await session.execute(insert(model), rows)
+            if model is Post or model is PostTag:  # in key order: appends, not page splits
+                rows.sort(key=lambda row: row["post_id" if model is PostTag else "id"])
+            await bulk_insert(session, model.__table__, rows)
             rows.clear()
 
+    async with bulk_load(db) as session:
+        await _generate(
+            flush,
+            rng=rng,
+            users=users,
+            had_follow=had_follow,
+            had_friend=had_friend,
+            posts_per_user=posts_per_user,
+            follows_per_user=follows_per_user,
+            friends_per_user=friends_per_user,
+            span_ms=span_ms,
+            now=now,
+            edge_id=edge_id,
+        )
+    await recount(db, likes=False)
+
+
+async def _generate(
+    flush: Any,
+    *,
+    rng: random.Random,
+    users: list[int],
+    had_follow: set[tuple[int, int]],
+    had_friend: set[tuple[int, int]],
+    posts_per_user: int,
+    follows_per_user: int,
+    friends_per_user: int,
+    span_ms: int,
+    now: Any,
+    edge_id: int,
+) -> None:
+    """The generated graph and posts, drawn from `rng` in a fixed order (same seed, same data)."""
+    count = len(users)
+    serial = 0
     follows: list[dict[str, Any]] = []
     friends: list[dict[str, Any]] = []
     seen_friend: set[tuple[int, int]] = set()
@@ -284,7 +318,6 @@ async def add_generated_content(
             await flush(PostTag, tags)
     await flush(Post, posts)
     await flush(PostTag, tags)
-    await recount(db, likes=False)
 
 
 def _popular(rng: random.Random, count: int) -> int:
