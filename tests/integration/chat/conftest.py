@@ -75,6 +75,7 @@ CHAT_EVENTS = (
     "chat:unread",
     "chat:room_updated",
     "room:left",
+    "chat:delivery_receipt",
 )
 
 

@@ -268,3 +268,51 @@ async def test_removed_and_departed_members_stop_receiving_the_room(client, gate
     finally:
         for d in devices:
             await d.close()
+
+
+async def test_message_status_goes_sent_delivered_read(client, gateway_url):
+    ana, ben, cy = await people(client, 3)
+    g = await room(client, ana, "group", ben)
+    other = await room(client, cy, "group", ben)
+    m1 = await send(client, ana, g["id"], "one")
+    m2 = await send(client, ana, g["id"], "two")
+    elsewhere = await send(client, cy, other["id"], "not in g")
+    sender = await Device().connect(gateway_url, ana)
+    phone = await Device().connect(gateway_url, ben)
+    outsider = await Device().connect(gateway_url, cy)
+
+    async def statuses() -> list[str]:
+        page = await client.get(f"{BASE}/rooms/{g['id']}/messages", headers=ana.headers)
+        return [m["status"] for m in page.json()["items"]]
+
+    try:
+        assert await statuses() == ["sent", "sent"]
+        ack = await phone.call("chat:delivered", {"roomId": g["id"], "messageId": m2["id"]})
+        assert ack["data"] == {"roomId": g["id"], "lastDeliveredSeq": 2}
+        receipt = await sender.next("chat:delivery_receipt")
+        assert receipt == {"roomId": g["id"], "userId": ben.id, "messageId": m2["id"], "seq": 2}
+        assert await statuses() == ["delivered", "delivered"]
+        # never back; a message of another room or a room one is not in is refused
+        back = await phone.call("chat:delivered", {"roomId": g["id"], "messageId": m1["id"]})
+        assert back["data"]["lastDeliveredSeq"] == 2
+        wrong = await phone.call(
+            "chat:delivered", {"roomId": g["id"], "messageId": elsewhere["id"]}
+        )
+        assert wrong["ok"] is False and wrong["error"]["code"] == "not_found"
+        stranger = await outsider.call("chat:delivered", {"roomId": g["id"], "messageId": m1["id"]})
+        assert stranger["ok"] is False and stranger["error"]["code"] == "not_found"
+        await phone.call("chat:read", {"roomId": g["id"], "messageId": m1["id"]})
+        assert await statuses() == ["read", "delivered"]
+        assert len(sender.named("chat:delivery_receipt")) == 0  # the one was taken above
+        # REST takes the same path; receipts off hides delivery both ways
+        await client.put(f"{BASE}/settings", json={"readReceipts": False}, headers=ben.headers)
+        m3 = await send(client, ana, g["id"], "three")
+        rest = await client.post(
+            f"{BASE}/rooms/{g['id']}/delivered", json={"messageId": m3["id"]}, headers=ben.headers
+        )
+        assert rest.status_code == 200 and rest.json() == {"last_delivered_seq": 3}
+        assert (await statuses())[-1] == "sent"
+        assert sender.named("chat:delivery_receipt") == []
+    finally:
+        for d in (sender, phone, outsider):
+            await d.close()

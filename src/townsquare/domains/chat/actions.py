@@ -38,6 +38,7 @@ from townsquare.domains.chat.models import (
 from townsquare.domains.chat.schemas import (
     MAX_TEXT,
     CreateRoom,
+    DeliveryReceipt,
     MessageUpdated,
     MessageView,
     NewMessage,
@@ -649,7 +650,7 @@ async def _store(session: AsyncSession, accepted: list[_Accepted], now: datetime
     await session.execute(
         update(members)
         .where(members.c.room_id == bindparam("r"), members.c.user_id == bindparam("u"))
-        .values(last_read_seq=bindparam("s"), last_sent_at=now),
+        .values(last_read_seq=bindparam("s"), last_delivered_seq=bindparam("s"), last_sent_at=now),
         [{"r": r, "u": u, "s": s} for (r, u), s in marks.items()],
     )
 
@@ -914,33 +915,66 @@ async def check_toggle_reaction(
     )
 
 
+async def _receipt_audience(session: AsyncSession, *, room_id: int, user_id: int) -> list[str]:
+    """The other members who see receipts, as user rooms; none if the user does not share them."""
+    if not await queries.read_receipts_on(session, user_id=user_id):
+        return []
+    others = [u for u in await queries.member_ids(session, room_id=room_id) if u != user_id]
+    off = await queries.receipts_off(session, user_ids=others)
+    return [user_room(u) for u in others if u not in off]
+
+
+async def _room_message(
+    session: AsyncSession, *, user_id: int, room_id: int, message_id: int
+) -> tuple[ChatMember, ChatMessage]:
+    _, member = await queries.access_membership(session, user_id=user_id, room_id=room_id)
+    message = await session.get(ChatMessage, message_id)
+    if message is None or message.room_id != room_id:
+        raise NotFound("No such message")
+    return member, message
+
+
+async def check_mark_delivered(
+    session: AsyncSession, *, user_id: int, room_id: int, message_id: int
+) -> int:
+    """A device of the caller received messages up to this one: move the delivery mark forward
+    (never back) and tell the members who share receipts; returns the mark."""
+    member, message = await _room_message(
+        session, user_id=user_id, room_id=room_id, message_id=message_id
+    )
+    if message.seq > member.last_delivered_seq:
+        member.last_delivered_seq = message.seq
+        await session.flush()
+        audience = await _receipt_audience(session, room_id=room_id, user_id=user_id)
+        if audience:
+            receipt = DeliveryReceipt(
+                room_id=room_id, user_id=user_id, message_id=message.id, seq=message.seq
+            )
+            emit(session, receipt, to=audience)
+    return member.last_delivered_seq
+
+
 async def check_mark_read(
     session: AsyncSession, *, user_id: int, room_id: int, message_id: int
 ) -> tuple[int, int]:
     """Move the caller's read mark forward (never back); returns (last read seq, unread count).
 
-    Their other devices get the new count; members who share receipts get a receipt, unless
-    the reader switched receipts off.
+    Read implies delivered. Their other devices get the new count; members who share receipts
+    get a receipt, unless the reader switched receipts off.
     """
-    _, member = await queries.access_membership(session, user_id=user_id, room_id=room_id)
-    message = await session.get(ChatMessage, message_id)
-    if message is None or message.room_id != room_id:
-        raise NotFound("No such message")
+    member, message = await _room_message(
+        session, user_id=user_id, room_id=room_id, message_id=message_id
+    )
     if message.seq > member.last_read_seq:
         member.last_read_seq = message.seq
+        member.last_delivered_seq = max(member.last_delivered_seq, message.seq)
         await session.flush()
-        if await queries.read_receipts_on(session, user_id=user_id):
-            others = [u for u in await queries.member_ids(session, room_id=room_id) if u != user_id]
-            off = await queries.receipts_off(session, user_ids=others)
-            audience = [user_room(u) for u in others if u not in off]
-            if audience:
-                emit(
-                    session,
-                    ReadReceipt(
-                        room_id=room_id, user_id=user_id, message_id=message.id, seq=message.seq
-                    ),
-                    to=audience,
-                )
+        audience = await _receipt_audience(session, room_id=room_id, user_id=user_id)
+        if audience:
+            receipt = ReadReceipt(
+                room_id=room_id, user_id=user_id, message_id=message.id, seq=message.seq
+            )
+            emit(session, receipt, to=audience)
     counts = await queries.unread_counts(session, user_id=user_id, room_ids=[room_id])
     unread = counts.get(room_id, 0)
     emit(

@@ -78,6 +78,16 @@ async def read(ctx: HandlerContext, data: SocketRead) -> dict[str, Any]:
     return {"roomId": str(data.room_id), "lastReadSeq": seq, "unreadCount": unread}
 
 
+@registry.on("chat:delivered", model=SocketRead, rate=Rule(600, 60))
+async def delivered(ctx: HandlerContext, data: SocketRead) -> dict[str, Any]:
+    """This device received messages up to `messageId`; senders may show them as delivered."""
+    async with ctx.app.db.transaction() as session:
+        seq = await actions.check_mark_delivered(
+            session, user_id=ctx.user_id, room_id=data.room_id, message_id=data.message_id
+        )
+    return {"roomId": str(data.room_id), "lastDeliveredSeq": seq}
+
+
 @registry.on("chat:typing", model=Typing, rate=Rule(60, 10), state_changing=False)
 async def typing(ctx: HandlerContext, data: Typing) -> dict[str, Any]:
     """Tell the other members; it lapses after the typing TTL unless refreshed, and rooms

@@ -52,6 +52,8 @@ class ChatMember(Base):
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     joined_seq: Mapped[int] = mapped_column(default=0)
     last_read_seq: Mapped[int] = mapped_column(default=0)
+    # the furthest a device of this member has acknowledged receiving (never behind last_read)
+    last_delivered_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     last_sent_at: Mapped[datetime | None] = mapped_column()
 
 

@@ -145,12 +145,14 @@ async def render_messages(
     messages: Sequence[MessageRow],
     media: LocalMediaStore,
     read_by_others: int | None = None,
+    delivered_to_others: int | None = None,
     fresh: bool = False,
 ) -> list[MessageView]:
     """Views of messages with senders, parent previews and reactions in a few queries.
 
-    `read_by_others` (the highest sequence another member has read, when the viewer may see
-    receipts) sets the status of the viewer's own messages.
+    `read_by_others` and `delivered_to_others` (the highest sequence another member has read or
+    received, when the viewer may see receipts) set the status of the viewer's own messages:
+    read, delivered (a device of someone else has it) or sent (stored only).
     """
     if not messages:
         return []
@@ -177,6 +179,8 @@ async def render_messages(
         status = None
         if m.sender_id == viewer_id and read_by_others is not None:
             status = "read" if read_by_others >= m.seq else "sent"
+            if status == "sent" and (delivered_to_others or 0) >= m.seq:
+                status = "delivered"
         views.append(
             MessageView(
                 id=m.id,
@@ -228,19 +232,26 @@ async def render_message(
     return views[0]
 
 
-async def _read_by_others(session: AsyncSession, *, room_id: int, viewer_id: int) -> int | None:
-    """The furthest another member (with receipts on) has read; None if the viewer has them off."""
+async def _seen_by_others(
+    session: AsyncSession, *, room_id: int, viewer_id: int
+) -> tuple[int | None, int | None]:
+    """How far other members (with receipts on) have read and received the room, as
+    (read, delivered); (None, None) when the viewer has receipts off (they see none)."""
     if not await read_receipts_on(session, user_id=viewer_id):
-        return None
+        return None, None
     off = select(ChatUserSettings.user_id).where(ChatUserSettings.read_receipts.is_(False))
-    value = await session.scalar(
-        select(func.max(ChatMember.last_read_seq)).where(
-            ChatMember.room_id == room_id,
-            ChatMember.user_id != viewer_id,
-            ChatMember.user_id.not_in(off),
+    row = (
+        await session.execute(
+            select(
+                func.max(ChatMember.last_read_seq), func.max(ChatMember.last_delivered_seq)
+            ).where(
+                ChatMember.room_id == room_id,
+                ChatMember.user_id != viewer_id,
+                ChatMember.user_id.not_in(off),
+            )
         )
-    )
-    return int(value or 0)
+    ).one()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 async def unread_counts(
@@ -493,9 +504,14 @@ async def list_messages(
         if before is not None:
             query = query.where(ChatMessage.seq < _seq_cursor(before))
         items = list(reversed(list((await session.execute(query)).scalars())))
-    read_by = await _read_by_others(session, room_id=room_id, viewer_id=user_id)
+    read_by, delivered_to = await _seen_by_others(session, room_id=room_id, viewer_id=user_id)
     views = await render_messages(
-        session, viewer_id=user_id, messages=items, media=media, read_by_others=read_by
+        session,
+        viewer_id=user_id,
+        messages=items,
+        media=media,
+        read_by_others=read_by,
+        delivered_to_others=delivered_to,
     )
     first = items[0].seq if items else None
     last = items[-1].seq if items else None

@@ -259,6 +259,18 @@ async def mark_read(
     return {"last_read_seq": seq, "unread_count": unread}
 
 
+@router.post("/rooms/{room_id}/delivered")
+async def mark_delivered(
+    room_id: IdPath, body: ReadUpTo, ctx: Ctx, principal: CurrentUser
+) -> dict[str, int]:
+    """A device received messages up to this one (`chat:delivered` over the socket)."""
+    async with ctx.db.transaction() as session:
+        seq = await actions.check_mark_delivered(
+            session, user_id=principal.user_id, room_id=room_id, message_id=body.message_id
+        )
+    return {"last_delivered_seq": seq}
+
+
 @router.patch("/messages/{message_id}")
 async def edit_message(
     message_id: IdPath, body: EditMessage, ctx: Ctx, principal: CurrentUser

@@ -243,6 +243,19 @@ class ReadReceipt(Event):
         return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
 
 
+class DeliveryReceipt(Event):
+    """A member's device acknowledged messages up to `seq`: their senders may show "delivered"."""
+
+    type: Literal["chat:delivery_receipt"] = "chat:delivery_receipt"
+    room_id: Id = Field(serialization_alias="roomId")
+    user_id: Id = Field(serialization_alias="userId")
+    message_id: Id = Field(serialization_alias="messageId")
+    seq: int
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
+
+
 class UnreadChanged(Event):
     """To the reader's own devices, so each shows the same unread count."""
 
