@@ -141,6 +141,7 @@ class Settings(BaseSettings):
     feed_snapshot_ttl_seconds: int = Field(default=900, ge=10)
     feed_hide_reported_threshold: int = Field(default=3, ge=1)
     feed_like_aggregate_seconds: float = Field(default=2.0, ge=0)
+    search_rank_candidates: int = Field(default=5000, ge=100, le=100_000)
     search_rank_window: int = Field(default=1000, ge=20, le=10_000)
     search_recency_weight: float = Field(default=0.25, ge=0)
     search_recency_half_life_days: float = Field(default=30.0, gt=0)

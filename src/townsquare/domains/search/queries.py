@@ -46,9 +46,11 @@ MS_PER_DAY = 86_400_000
 
 @dataclass(frozen=True, slots=True)
 class Ranking:
-    """How relevance is ordered: the snapshot size and the small boost newer posts get."""
+    """How relevance is ordered: how many of the newest matches are ranked, how many of the
+    best are kept for later pages, and the small boost newer posts get."""
 
     window: int = 1000
+    candidates: int = 5000
     recency_weight: float = 0.25
     half_life_days: float = 30.0
 
@@ -112,11 +114,11 @@ async def search_posts(
     if cursor:
         ids, offset = await _from_snapshot(store, viewer_id, cursor, fingerprint)
     else:
-        ranked, relevance = backend.ranked_posts(query, Post.id, words)
-        score = relevance * _recency(ranking)
+        candidates = backend.ranked_posts(query, Post.id, words, candidates=ranking.candidates)
+        score = candidates.c.relevance * _recency(ranking, candidates.c.id)
         rows = await session.execute(
-            ranked.with_only_columns(Post.id)
-            .order_by(score.desc(), Post.id.desc())
+            select(candidates.c.id)
+            .order_by(score.desc(), candidates.c.id.desc())
             .limit(ranking.window)
         )
         ids, offset = [row[0] for row in rows], 0
@@ -130,13 +132,13 @@ async def search_posts(
     )
 
 
-def _recency(ranking: Ranking) -> ColumnElement[float]:
+def _recency(ranking: Ranking, post_id: ColumnElement[int]) -> ColumnElement[float]:
     """1 + w / (1 + age / half-life): a new post gets at most `w` more; age from the id."""
     if ranking.recency_weight == 0:
         return literal(1.0, Float)
     now = int(time.time() * 1000) - EPOCH_MS
     shift: ColumnElement[int] = literal_column(str(NODE_BITS + SEQUENCE_BITS))  # int8 >> int4
-    created = Post.id.op(">>", return_type=BigInteger)(shift)
+    created = post_id.op(">>", return_type=BigInteger)(shift)
     per_half_life = 1.0 / (MS_PER_DAY * ranking.half_life_days)
     age = (literal(now, BigInteger) - created) * literal(per_half_life, Float)
     return literal(1.0, Float) + literal(ranking.recency_weight, Float) / (

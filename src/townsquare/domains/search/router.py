@@ -103,6 +103,7 @@ def _ranking(ctx: AppContext) -> queries.Ranking:
     settings = ctx.settings
     return queries.Ranking(
         window=settings.search_rank_window,
+        candidates=settings.search_rank_candidates,
         recency_weight=settings.search_recency_weight,
         half_life_days=settings.search_recency_half_life_days,
     )
