@@ -10,7 +10,6 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -30,6 +29,7 @@ from townsquare.domains.posts.router import router as posts_router
 from townsquare.domains.search.router import router as search_router
 from townsquare.domains.social.router import router as social_router
 from townsquare.infra.jobs_router import router as jobs_router
+from townsquare.infra.media import MediaFiles
 from townsquare.realtime.router import router as realtime_router
 
 log = structlog.get_logger("townsquare.app")
@@ -164,5 +164,5 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.include_router(jobs_router)
     app.include_router(notifications_router)
     app.include_router(chat_router)
-    app.mount("/media", StaticFiles(directory=context.media.root, check_dir=False), name="media")
+    app.mount("/media", MediaFiles(directory=context.media.root, check_dir=False), name="media")
     return app

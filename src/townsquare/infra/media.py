@@ -6,6 +6,12 @@ import asyncio
 import secrets
 from pathlib import Path
 
+from starlette.staticfiles import StaticFiles
+from starlette.types import Message, Receive, Scope, Send
+
+# folders whose files are offered for download only (documents users attached, never images)
+DOWNLOAD_ONLY = ("chat-files/",)
+
 
 class LocalMediaStore:
     """Keeps uploaded files in a local folder; keys are random so URLs cannot be guessed."""
@@ -42,3 +48,23 @@ class LocalMediaStore:
         if self.root.resolve() not in path.parents:
             raise ValueError("media key escapes the media folder")
         return path
+
+
+class MediaFiles(StaticFiles):
+    """The media folder over HTTP: `nosniff` on everything, and documents as downloads in a
+    sandbox, so an uploaded file can never run as a page of this origin."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        download = self.get_path(scope).replace("\\", "/").startswith(DOWNLOAD_ONLY)
+
+        async def guarded(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if download:
+                    headers.append((b"content-disposition", b"attachment"))
+                    headers.append((b"content-security-policy", b"sandbox; default-src 'none'"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await super().__call__(scope, receive, guarded)

@@ -271,7 +271,7 @@ async def test_image_messages_go_through_the_media_store(client, published):
         news[-1].event.payload()["message"]["attachment"]["url"] == bare.json()["attachment"]["url"]
     )
     not_image = await client.post(
-        url, files={"file": ("x.txt", b"plain text", "text/plain")}, headers=ana.headers
+        url, files={"file": ("x.bin", b"\x01\x02 binary", "text/plain")}, headers=ana.headers
     )
     assert not_image.status_code == 415
     outsider = await client.post(url, files=files, headers=eve.headers)
@@ -280,3 +280,64 @@ async def test_image_messages_go_through_the_media_store(client, published):
     assert [m["type"] for m in history["items"]] == ["image", "image"]
     gone = await client.delete(f"{BASE}/messages/{body['id']}", headers=ana.headers)
     assert gone.json()["attachment"] is None
+
+
+async def test_file_messages_are_recognised_by_their_bytes_and_download_only(client):
+    ana, ben, eve = await people(client, 3)
+    g = await room(client, ana, "group", ben)
+    url = f"{BASE}/rooms/{g['id']}/attachments"
+    pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    reply = await client.post(
+        url,
+        files={"file": ("../../etc/Quarterly <b>report</b>.exe", pdf, "text/html")},
+        data={"caption": "the numbers", "client_id": "f-1"},
+        headers=ana.headers,
+    )
+    assert reply.status_code == 201, reply.text
+    body = reply.json()
+    attachment = body["attachment"]
+    assert body["type"] == "file" and body["text"] == "the numbers"
+    assert attachment["kind"] == "file" and attachment["content_type"] == "application/pdf"
+    assert attachment["name"].endswith(".pdf") and "/" not in attachment["name"]
+    assert "<" not in attachment["name"] and attachment["size"] == len(pdf)
+    served = await client.get(attachment["url"])
+    assert served.status_code == 200 and served.content == pdf
+    assert served.headers["content-disposition"] == "attachment"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in served.headers["content-security-policy"]
+    again = await client.post(
+        url,
+        files={"file": ("r.pdf", pdf, "application/pdf")},
+        data={"client_id": "f-1"},
+        headers=ana.headers,
+    )
+    assert again.status_code == 200 and again.json()["id"] == body["id"]
+    docx = await client.post(
+        url, files={"file": ("plan.docx", b"PK\x03\x04" + b"\0" * 40, "x/y")}, headers=ben.headers
+    )
+    assert docx.status_code == 201 and docx.json()["attachment"]["name"] == "plan.docx"
+    assert docx.json()["attachment"]["content_type"].endswith("wordprocessingml.document")
+    notes = await client.post(
+        url,
+        files={"file": ("notes.txt", "héllo <script>".encode(), "text/html")},
+        headers=ben.headers,
+    )
+    assert notes.status_code == 201 and notes.json()["attachment"]["content_type"] == "text/plain"
+    html = await client.post(
+        url,
+        files={"file": ("page.html", b"<html><script>x</script>", "text/html")},
+        headers=ben.headers,
+    )
+    assert html.status_code == 415  # markup is never accepted, whatever it is called
+    big = await client.post(
+        url,
+        files={"file": ("big.pdf", b"%PDF-" + b"0" * (5 * 1024 * 1024), "x")},
+        headers=ben.headers,
+    )
+    assert big.status_code == 413
+    outsider = await client.post(url, files={"file": ("r.pdf", pdf, "x")}, headers=eve.headers)
+    assert outsider.status_code == 404
+    history = (await client.get(f"{BASE}/rooms/{g['id']}/messages", headers=ben.headers)).json()
+    assert [m["type"] for m in history["items"]] == ["file", "file", "file"]
+    first = await client.get(history["items"][0]["attachment"]["url"])
+    assert first.headers["x-content-type-options"] == "nosniff"

@@ -26,7 +26,7 @@ from townsquare.core.events import emit, user_room
 from townsquare.core.ids import new_id
 from townsquare.domains.accounts import queries as account_queries
 from townsquare.domains.accounts.policy import Principal
-from townsquare.domains.chat import policy, queries
+from townsquare.domains.chat import files, policy, queries
 from townsquare.domains.chat.models import (
     ChatMember,
     ChatMessage,
@@ -39,6 +39,7 @@ from townsquare.domains.chat.schemas import (
     MAX_TEXT,
     CreateRoom,
     DeliveryReceipt,
+    FileView,
     MessageUpdated,
     MessageView,
     NewMessage,
@@ -467,7 +468,7 @@ class Outgoing:
     room_id: int
     body: SendMessage
     notify_delay: float | None
-    attachment: MediaView | None = None
+    attachment: MediaView | FileView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -587,7 +588,7 @@ async def _accept(
     kind: str = body.type
     if item.attachment is not None:
         data["attachment"] = item.attachment.model_dump(mode="json")
-        kind = "video" if item.attachment.kind == "video" else "image"
+        kind = {"video": "video", "file": "file"}.get(item.attachment.kind, "image")
     if (
         other is not None
         and await queries.get_member(session, room_id=room.id, user_id=other) is None
@@ -746,7 +747,7 @@ async def check_send_message(
     body: SendMessage,
     media: LocalMediaStore,
     notify_delay: float | None,
-    attachment: MediaView | None = None,
+    attachment: MediaView | FileView | None = None,
 ) -> Sent:
     """One message in this transaction (attachments, demo data); raises its refusal."""
     item = Outgoing(user_id, room_id, body, notify_delay, attachment)
@@ -785,6 +786,40 @@ async def check_send_attachment(
         media=media,
         notify_delay=notify_delay,
         attachment=posts_queries.media_view(row, media),
+    )
+
+
+async def check_send_file(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    room_id: int,
+    upload: files.ChatFile,
+    body: SendMessage,
+    media: LocalMediaStore,
+    notify_delay: float | None,
+) -> Sent:
+    """A document message: the file is stored under an unguessable key and sent with the
+    caption as its optional text."""
+    resent = await _own_resend(session, user_id=user_id, client_id=body.client_id, media=media)
+    if resent is not None:
+        return resent
+    await queries.access_membership(session, user_id=user_id, room_id=room_id)
+    key = media.new_key(files.FOLDER, upload.suffix)
+    await media.save(key, upload.data)
+    url = media.url(key)
+    assert url is not None
+    view = FileView(
+        name=upload.name, content_type=upload.content_type, url=url, size=len(upload.data)
+    )
+    return await check_send_message(
+        session,
+        user_id=user_id,
+        room_id=room_id,
+        body=body,
+        media=media,
+        notify_delay=notify_delay,
+        attachment=view,
     )
 
 

@@ -22,6 +22,7 @@ from townsquare.domains.chat.models import (
     ChatUserSettings,
 )
 from townsquare.domains.chat.schemas import (
+    FileView,
     MemberView,
     MessageEditView,
     MessagePage,
@@ -138,6 +139,15 @@ def preview(text_: str) -> str:
     return visible if len(visible) <= PREVIEW_CHARS else visible[: PREVIEW_CHARS - 1] + "…"
 
 
+def _attachment(data: dict[str, Any]) -> MediaView | FileView | None:
+    stored = data.get("attachment")
+    if stored is None:
+        return None
+    if stored.get("kind") == "file":
+        return FileView.model_validate(stored)
+    return MediaView.model_validate(stored)
+
+
 async def render_messages(
     session: AsyncSession,
     *,
@@ -197,9 +207,7 @@ async def render_messages(
                     text="" if parent.deleted_at else preview(parent.text),
                     deleted=parent.deleted_at is not None,
                 ),
-                attachment=None
-                if m.deleted_at or "attachment" not in m.data
-                else MediaView.model_validate(m.data["attachment"]),
+                attachment=None if m.deleted_at else _attachment(m.data),
                 mentions=[] if m.deleted_at else [int(i) for i in m.data.get("mentions", [])],
                 reactions=[]
                 if m.deleted_at

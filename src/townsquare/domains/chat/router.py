@@ -10,7 +10,7 @@ from townsquare.context import AppContext
 from townsquare.core.errors import PayloadTooLarge, RateLimited, ValidationFailed
 from townsquare.core.pagination import MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser
-from townsquare.domains.chat import actions, queries, sending
+from townsquare.domains.chat import actions, files, queries, sending
 from townsquare.domains.chat.schemas import (
     AddMember,
     ChatSettingsIn,
@@ -214,7 +214,9 @@ async def send_attachment(
     caption: Annotated[str, Form(max_length=20000)] = "",
     client_id: Annotated[str | None, Form(min_length=1, max_length=128)] = None,
 ) -> MessageView:
-    """Send an image (JPEG, PNG, WebP, GIF) or a video (MP4, WebM) with an optional caption."""
+    """Send an image (JPEG, PNG, WebP, GIF), a video (MP4, WebM) or a file (PDF, ZIP, Office and
+    OpenDocument files, .txt/.csv/.md text) with an optional caption; files download, never
+    render inline."""
     settings = ctx.settings
     limit = max(settings.post_max_image_bytes, settings.post_max_video_bytes)
     data = await file.read(limit + 1)
@@ -226,6 +228,21 @@ async def send_attachment(
         message=caption, type="text", reply_to_id=None, client_id=client_id
     )
     await hit_chat_limit(ctx, principal.user_id)
+    document = files.detect(data, file.filename or "")
+    if document is not None:
+        async with ctx.db.transaction() as session:
+            sent = await actions.check_send_file(
+                session,
+                user_id=principal.user_id,
+                room_id=room_id,
+                upload=document,
+                body=body,
+                media=ctx.media,
+                notify_delay=ctx.settings.chat_notify_delay_seconds,
+            )
+        if not sent.created:
+            response.status_code = 200
+        return sent.message
     upload = content.process_upload(
         data,
         max_image_bytes=settings.post_max_image_bytes,

@@ -140,6 +140,16 @@ class ParentPreview(BaseModel):
     deleted: bool
 
 
+class FileView(BaseModel):
+    """A document attached to a message; served for download, never shown inline."""
+
+    kind: Literal["file"] = "file"
+    name: str
+    content_type: str
+    url: str
+    size: int
+
+
 class MessageView(BaseModel):
     id: Id
     room_id: Id
@@ -148,7 +158,7 @@ class MessageView(BaseModel):
     type: MessageType
     text: str
     reply_to: ParentPreview | None
-    attachment: MediaView | None = None
+    attachment: MediaView | FileView | None = None
     mentions: list[Id]
     reactions: list[ReactionView]
     client_id: str | None
