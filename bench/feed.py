@@ -9,9 +9,14 @@ keep-alive client of bench/api_baseline.py, and prints one JSON line:
 - creating a post as the most-followed member, and how long until it tops a follower's feed.
 
     .venv/bin/python bench/feed.py [--users 10000] [--seconds 10] [--concurrency 16]
-        [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/test] [--keep DIR]
+        [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres [--database NAME]]
+        [--keep DIR]
 
-With --keep DIR the generated database is kept in (and reused from) DIR.
+With --keep DIR the generated data is kept in (and reused from) DIR: the SQLite file, or for
+PostgreSQL the marker that database NAME (default `townsquare_bench_feed_<users>`, created next
+to the --postgres URL's database) holds a generated community. Kept data is migrated before
+each run (new indexes apply). The load average before and after is printed with the figures,
+because the machines are shared.
 """
 
 from __future__ import annotations
@@ -69,10 +74,23 @@ async def get(port: int, path: str, token: str) -> dict[str, object]:
     return dict(json.loads(body))
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def timed(
-    port: int, requests: list[bytes], *, seconds: float, concurrency: int
+    port: int, requests: list[bytes], *, seconds: float, concurrency: int, server: int = 0
 ) -> dict[str, float]:
-    """Closed loop: each connection cycles through the readers' requests for `seconds`."""
+    """Closed loop: each connection cycles through the readers' requests for `seconds`.
+
+    `server_cpu_ms` is the server's own CPU time per request: unlike latency it does not
+    grow when other work on the machine takes the server's core away.
+    """
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
@@ -93,9 +111,9 @@ async def timed(
         finally:
             client.close()
 
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), cpu_seconds(server)
     await asyncio.gather(*(worker(n) for n in range(concurrency)))
-    wall = time.perf_counter() - wall0
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds(server) - cpu0
     latencies.sort()
     q = statistics.quantiles(latencies, n=100)
     return {
@@ -105,10 +123,13 @@ async def timed(
         "p50_ms": round(q[49] * 1000, 2),
         "p99_ms": round(q[98] * 1000, 2),
         "max_ms": round(latencies[-1] * 1000, 2),
+        "server_cpu_ms": round(cpu * 1000 / len(latencies), 2),
     }
 
 
-async def measure(port: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, object]:
+async def measure(
+    port: int, args: argparse.Namespace, env: dict[str, str], server: int
+) -> dict[str, object]:
     names = [f"member{i:06d}" for i in range(0, min(args.users - 12, 5000), 97)][:READERS]
     tokens = [await login(port, name, MEMBER_PASSWORD) for name in names]
     first = [build_request("GET", "/api/v1/feed?limit=20", None, t) for t in tokens]
@@ -127,9 +148,11 @@ async def measure(port: int, args: argparse.Namespace, env: dict[str, str]) -> d
     results: dict[str, object] = {"items_per_page": sizes}
     for name, requests in (("first_page", first), ("later_page", later), ("latest_page", latest)):
         results[name] = {
-            "one_client": await timed(port, requests, seconds=args.seconds, concurrency=1),
+            "one_client": await timed(
+                port, requests, seconds=args.seconds, concurrency=1, server=server
+            ),
             "loaded": await timed(
-                port, requests, seconds=args.seconds, concurrency=args.concurrency
+                port, requests, seconds=args.seconds, concurrency=args.concurrency, server=server
             ),
         }
     results["post_to_followers"] = await post_latency(port, tokens[0], env)
@@ -206,16 +229,21 @@ async def follower_of(port: int, username: str, token: str) -> str:
 
 
 def prepare(args: argparse.Namespace, data: str, env: dict[str, str]) -> float:
-    """Migrate and generate the community unless a kept one exists; returns seconds spent."""
+    """Migrate, and generate the community unless a kept one exists; returns seconds spent."""
     marker = Path(data) / f"generated-{args.users}"
+    quiet = {"env": env, "check": True, "capture_output": True}
+    subprocess.run([str(BIN), "migrate"], **quiet)  # type: ignore[call-overload]
     if marker.exists():
         return 0.0
     started = time.perf_counter()
-    quiet = {"env": env, "check": True, "capture_output": True}
-    subprocess.run([str(BIN), "migrate"], **quiet)  # type: ignore[call-overload]
     subprocess.run([str(BIN), "demo", "--users", str(args.users)], **quiet)  # type: ignore[call-overload]
     marker.write_text("ok")
     return time.perf_counter() - started
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (others' work shares these cores)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
 
 
 def main() -> None:
@@ -224,11 +252,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--postgres", help="PostgreSQL URL to run against instead of SQLite")
+    parser.add_argument(
+        "--database", help="PostgreSQL database to generate into and reuse (with --keep)"
+    )
     parser.add_argument("--keep", help="keep (and reuse) the generated data in this folder")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})
-    scratch = f"townsquare_bench_feed_{args.users}"
+    scratch = args.database or f"townsquare_bench_feed_{args.users}"
     holder = None if args.keep else tempfile.TemporaryDirectory(prefix="ts-bench-feed-")
     data = args.keep or (holder.name if holder else "")
     Path(data).mkdir(parents=True, exist_ok=True)
@@ -243,6 +274,7 @@ def main() -> None:
             )
             env["TOWNSQUARE_DATABASE_URL"] = url
         generate_seconds = prepare(args, data, env)
+        load_before = load_average()
         port = free_port()
         cmd = [str(BIN), "serve", "--port", str(port), "--gateway-port", str(free_port())]
         server = subprocess.Popen(pinned(cmd, 0), env=env, stderr=subprocess.DEVNULL)
@@ -256,7 +288,8 @@ def main() -> None:
                     if time.monotonic() > deadline:
                         raise SystemExit("server did not start") from None
                     time.sleep(0.2)
-            results = asyncio.run(measure(port, args, env))
+            results = asyncio.run(measure(port, args, env, server.pid))
+            results["load_average"] = {"before": load_before, "after": load_average()}
         finally:
             server.terminate()
             server.wait(timeout=20)

@@ -23,8 +23,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.domains.accounts.policy import Principal
-from townsquare.domains.posts.schemas import MediaView, PostStats
-from townsquare.domains.social.schemas import UserSummary
 from townsquare.infra.media import LocalMediaStore
 
 _MARK = re.compile(r"( NOT)? IN \?L|\?")
@@ -189,12 +187,12 @@ def _json(value: Any) -> Any:
 
 @dataclass(slots=True)
 class Rendered:
-    """The fields of a PostView (minus a shared original) read for one viewer."""
+    """One post as the viewer sees it: PostView's JSON (minus a shared original) as a dict."""
 
     id: int
     author_id: int
     shared_post_id: int | None
-    fields: dict[str, Any]
+    json: dict[str, Any]
 
 
 async def render(
@@ -204,11 +202,12 @@ async def render(
     ids: Sequence[int],
     media: LocalMediaStore,
 ) -> dict[int, Rendered]:
-    """The posts among `ids` the viewer may see, as PostView fields, in one query (+ media).
+    """The posts among `ids` the viewer may see, as PostView JSON, in one query (+ media).
 
     The same rule as `posts_queries.visible_clause` (with mutes): staff see everything;
     others not a banned author, nothing across a block either way, no muted author, and
-    `friends` posts only of friends.
+    `friends` posts only of friends. The dicts are PostView's JSON shape (ids as strings),
+    serialized without building a model per post.
     """
     if not ids:
         return {}
@@ -233,13 +232,13 @@ async def render(
             author,
             shared,
             {
-                "id": pid,
-                "author": UserSummary.model_construct(
-                    id=author,
-                    username=username,
-                    display_name=display,
-                    avatar_thumbnail_url=media.url(thumb),
-                ),
+                "id": str(pid),
+                "author": {
+                    "id": str(author),
+                    "username": username,
+                    "display_name": display,
+                    "avatar_thumbnail_url": media.url(thumb),
+                },
                 "text": text,
                 "type": kind,
                 "privacy": privacy,
@@ -249,9 +248,7 @@ async def render(
                 "media": [],
                 "shared_post": None,
                 "shared_post_id": None,
-                "stats": PostStats.model_construct(
-                    likes=likes, comments=comments, shares=shares, views=views
-                ),
+                "stats": {"likes": likes, "comments": comments, "shares": shares, "views": views},
                 "liked_by_me": bool(liked),
                 "is_edited": bool(edited),
                 "created_at": _timestamp(created),
@@ -264,16 +261,16 @@ async def render(
         for pid, mid, kind, ctype, key, thumb_key, size, width, height in await reader.rows(
             _MEDIA_SQL, with_media
         ):
-            found[pid].fields["media"].append(
-                MediaView.model_construct(
-                    id=mid,
-                    kind=kind,
-                    content_type=ctype,
-                    url=media.url(key) or "",
-                    thumbnail_url=media.url(thumb_key),
-                    size=size,
-                    width=width,
-                    height=height,
-                )
+            found[pid].json["media"].append(
+                {
+                    "id": str(mid),
+                    "kind": kind,
+                    "content_type": ctype,
+                    "url": media.url(key),
+                    "thumbnail_url": media.url(thumb_key),
+                    "size": size,
+                    "width": width,
+                    "height": height,
+                }
             )
     return found

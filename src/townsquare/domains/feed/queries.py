@@ -18,7 +18,7 @@ from townsquare.config import Settings
 from townsquare.core.clock import utcnow
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS
-from townsquare.core.pagination import Page, decode_cursor, encode_cursor
+from townsquare.core.pagination import decode_cursor, encode_cursor
 from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.feed import fast, ranking
@@ -180,21 +180,20 @@ async def _ranked(
     return scored, oldest
 
 
-async def _render(
+async def _render_json(
     session: AsyncSession,
     *,
     principal: Principal,
-    ordered: list[tuple[int, float | None]],
+    ordered: Sequence[tuple[int, float | None]],
     media: LocalMediaStore,
     reader: fast.Reader | None = None,
-) -> list[FeedItem]:
-    """Feed items in the given order, re-checking visibility (a post may have gone since)."""
+) -> list[dict[str, Any]]:
+    """FeedItem JSON in the given order, re-checking visibility (a post may have gone since)."""
     if not ordered:
         return []
     reader = reader or await fast.Reader.of(session)
-    found = await fast.render(
-        reader, viewer=principal, ids=[pid for pid, _ in ordered], media=media
-    )
+    ids = [pid for pid, _ in ordered]
+    found = await fast.render(reader, viewer=principal, ids=ids, media=media)
     shared_ids = {r.shared_post_id for r in found.values() if r.shared_post_id is not None}
     if shared_ids:  # rare: the originals of shares, through the posts domain's own renderer
         originals = (
@@ -214,16 +213,27 @@ async def _render(
         for rendered in found.values():
             original = by_id.get(rendered.shared_post_id)  # type: ignore[arg-type]
             if original is not None:
-                rendered.fields["shared_post"] = original
-                rendered.fields["shared_post_id"] = rendered.shared_post_id
-    return [  # built from trusted rows: construct, do not validate
-        FeedItem.model_construct(**found[pid].fields, score=score)
-        for pid, score in ordered
-        if pid in found
-    ]
+                rendered.json["shared_post"] = original.model_dump(mode="json")
+                rendered.json["shared_post_id"] = str(rendered.shared_post_id)
+    return [{**found[pid].json, "score": score} for pid, score in ordered if pid in found]
 
 
-async def _latest(
+async def _render(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    ordered: Sequence[tuple[int, float | None]],
+    media: LocalMediaStore,
+    reader: fast.Reader | None = None,
+) -> list[FeedItem]:
+    """Feed items as models, for replies that embed them (activity stream, trending)."""
+    items = await _render_json(
+        session, principal=principal, ordered=ordered, media=media, reader=reader
+    )
+    return [FeedItem.model_validate(item) for item in items]
+
+
+async def _latest_json(
     session: AsyncSession,
     *,
     principal: Principal,
@@ -234,7 +244,7 @@ async def _latest(
     following_only: bool = False,
     types: list[str] | None = None,
     since: int | None = None,
-) -> tuple[list[FeedItem], int | None]:
+) -> tuple[list[dict[str, Any]], int | None]:
     """Reverse-chronological items before an id; returns them and the next `before`."""
     reader = await fast.Reader.of(session)
     graph = await fast.graph(reader, user_id=principal.user_id)
@@ -245,7 +255,7 @@ async def _latest(
     ids = [row[0] for row in rows]
     more = len(ids) > limit
     ids = ids[:limit]
-    items = await _render(
+    items = await _render_json(
         session,
         principal=principal,
         ordered=[(pid, None) for pid in ids],
@@ -265,8 +275,8 @@ async def feed_page(
     cursor: str | None,
     limit: int,
     media: LocalMediaStore,
-) -> Page[FeedItem]:
-    """One page of the home feed.
+) -> dict[str, Any]:
+    """One page of the home feed, as the JSON of a `Page[FeedItem]`.
 
     Ranked: the first page ranks the candidates and keeps the order as a snapshot; later pages
     read the snapshot, then continue in time order below the oldest candidate. Latest: keyset
@@ -276,7 +286,7 @@ async def feed_page(
     if sort == "latest" or "id" in position:
         if sort == "latest" and "s" in position:
             raise ValidationFailed("This cursor belongs to the ranked feed", code="invalid_cursor")
-        items, before = await _latest(
+        items, before = await _latest_json(
             session,
             principal=principal,
             settings=settings,
@@ -284,7 +294,7 @@ async def feed_page(
             limit=limit,
             media=media,
         )
-        return Page(items=items, next_cursor=encode_cursor({"id": before}) if before else None)
+        return {"items": items, "next_cursor": encode_cursor({"id": before}) if before else None}
     if "s" in position:
         snapshot = await store.get(principal.user_id, position["s"])
         if snapshot is None:
@@ -300,9 +310,7 @@ async def feed_page(
         token = await store.put(principal.user_id, snapshot) if snapshot else ""
         position = {"s": token}
     chunk = snapshot[offset : offset + limit]
-    items = await _render(
-        session, principal=principal, ordered=[(p, s) for p, s in chunk], media=media
-    )
+    items = await _render_json(session, principal=principal, ordered=chunk, media=media)
     end = offset + len(chunk)
     if end < len(snapshot):
         next_cursor = encode_cursor({"s": position["s"], "o": end, "b": oldest})
@@ -310,7 +318,7 @@ async def feed_page(
         next_cursor = encode_cursor({"id": oldest})  # below the ranked window, in time order
     else:
         next_cursor = None
-    return Page(items=items, next_cursor=next_cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def _parse_cursor(cursor: str | None) -> dict[str, Any]:
@@ -346,7 +354,7 @@ async def activity(
 ) -> list[FeedItem]:
     """The live activity stream: newest posts of the network (or only followed users)."""
     since = id_at(utcnow() - WINDOWS[time_range]) if time_range else None
-    items, _ = await _latest(
+    items, _ = await _latest_json(
         session,
         principal=principal,
         settings=settings,
@@ -357,7 +365,7 @@ async def activity(
         types=types,
         since=since,
     )
-    return items
+    return [FeedItem.model_validate(item) for item in items]
 
 
 TRENDING_CANDIDATES = 500
