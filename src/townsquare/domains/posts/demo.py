@@ -247,6 +247,10 @@ async def add_generated_content(
             edge_id=edge_id,
         )
     await recount(db, likes=False)
+    if not db.is_sqlite:  # set the visibility map, so index-only scans skip the table
+        async with db.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM (ANALYZE) post_post"))
 
 
 async def _generate(
