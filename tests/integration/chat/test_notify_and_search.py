@@ -132,3 +132,39 @@ async def test_hidden_history_bounds_history_and_search(client):
     assert texts == ["after the newcomer arrived"] and history["before_cursor"] is None
     listing = (await client.get(f"{BASE}/rooms", headers=late.headers)).json()["items"][0]
     assert listing["unread_count"] == 1
+
+
+async def test_a_busy_window_is_one_job_and_one_grouped_entry(make_client, monkeypatch):
+    from townsquare.domains.chat import actions as chat_actions
+    from townsquare.infra import jobs
+
+    deferred: list[dict] = []
+    original = jobs.defer
+
+    def recording(session, name, payload=None, **kw):
+        if name == chat_actions.NOTIFY_JOB:
+            deferred.append(payload)
+        return original(session, name, payload, **kw)
+
+    monkeypatch.setattr(jobs, "defer", recording)
+    async with make_client(**{**CHAT_SETTINGS, "chat_notify_delay_seconds": 2.0}) as client:
+        ana, ben, away = await people(client, 3)
+        g = await room(client, ana, "group", ben, away)
+        for i in range(3):
+            await send(client, ana, g["id"], f"ana {i}")
+            await send(client, ben, g["id"], f"ben {i}")
+        assert len(deferred) == 1  # six messages in one window: one job
+        assert deferred[0]["room_id"] == g["id"]
+
+        async def grouped():
+            items = await notifications(client, away)
+            return bool(items) and items[0]["count"] == 2
+
+        await until(grouped)
+        (item,) = await notifications(client, away)
+        assert item["type"] == "message" and item["target_id"] == g["id"]
+        assert {a["id"] for a in item["actors"]} == {ana.id, ben.id}
+        assert item["title"].endswith("sent you a message") and " and " in item["title"]
+        # the senders are away too: each hears of the other, never of themselves
+        (for_ana,) = await notifications(client, ana)
+        assert for_ana["actor"]["id"] == ben.id and for_ana["count"] == 1

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from townsquare.core.clock import utcnow
@@ -58,6 +59,7 @@ from townsquare.infra.media import LocalMediaStore
 from townsquare.realtime.rooms import evict_from_room
 
 NOTIFY_JOB = "chat.notify"
+NOTIFY_WINDOW_SECONDS = 5.0
 MAX_MEMBERS = 1000
 
 
@@ -702,6 +704,37 @@ async def check_send_messages(
     return [r for r in results if r is not None]
 
 
+# room -> the end of the notify window this process has a job for (decision 0403)
+_notify_windows: dict[int, datetime] = {}
+_OPENED_KEY = "townsquare.chat.notify_windows"
+
+
+def _notify_later(
+    session: AsyncSession, room_id: int, seq: int, now: datetime, delay: float
+) -> None:
+    """One delayed notify job per room per window: the job covers every message of the room
+    created in the window, so a busy room costs a job every few seconds, not one per message."""
+    until = _notify_windows.get(room_id)
+    if until is not None and now <= until:
+        return
+    if len(_notify_windows) > 10_000:
+        _notify_windows.clear()
+    until = now + timedelta(seconds=min(delay, NOTIFY_WINDOW_SECONDS))
+    _notify_windows[room_id] = until
+    opened: list[int] | None = session.info.get(_OPENED_KEY)
+    if opened is None:  # a rollback takes the job back, so it must take the window back too
+        opened = session.info[_OPENED_KEY] = []
+
+        def rolled_back(sync_session: Session, *_: Any) -> None:
+            for room in sync_session.info.pop(_OPENED_KEY, []):
+                _notify_windows.pop(room, None)
+
+        event.listen(session.sync_session, "after_soft_rollback", rolled_back, once=True)
+    opened.append(room_id)
+    payload = {"room_id": str(room_id), "after_seq": seq - 1, "until": until.isoformat()}
+    jobs.defer(session, NOTIFY_JOB, payload, delay=delay + (until - now).total_seconds())
+
+
 async def _store_and_tell(
     session: AsyncSession, accepted: list[_Accepted], media: LocalMediaStore, now: datetime
 ) -> list[Sent]:
@@ -727,12 +760,13 @@ async def _store_and_tell(
     public = await queries.render_messages(
         session, viewer_id=0, messages=messages, media=media, fresh=True
     )
+    for a in accepted:
+        if a.item.notify_delay is not None:
+            _notify_later(session, a.room.id, a.seq, now, a.item.notify_delay)
     sent: list[Sent] = []
     for a, view in zip(accepted, public, strict=True):
         channel = queries.room_channel(a.room.id)
         emit(session, NewMessage(room_id=a.room.id, message=view), to=[channel])
-        if a.item.notify_delay is not None:
-            jobs.defer(session, NOTIFY_JOB, {"message_id": str(a.id)}, delay=a.item.notify_delay)
         cid = a.item.body.client_id
         own = view.model_copy(update={"client_id": cid}) if cid is not None else view
         sent.append(Sent(message=own, created=True))

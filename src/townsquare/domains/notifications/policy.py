@@ -46,7 +46,7 @@ for _spec in (
     TypeSpec("reply", "comments", "{actor} replied to your comment"),
     TypeSpec("share", "shares", "{actors} shared your {target}", True),
     TypeSpec("mention", "mentions", "{actor} mentioned you in a {target}", False, "high"),
-    TypeSpec("message", "messages", "{actor} sent you a message", False, "high"),
+    TypeSpec("message", "messages", "{actors} sent you a message", True, "high"),
     TypeSpec("announcement", "system", "{title}"),
 ):
     register_type(_spec)
