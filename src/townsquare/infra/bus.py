@@ -436,8 +436,7 @@ class RedisBus:
         await self.publish_fanouts(fanouts_of(items))
 
     async def publish_fanouts(self, fanouts: Sequence[Fanout]) -> None:
-        """Publish in order with one round trip; each event's arguments go to Redis once per
-        `ROOMS_PER_SCRIPT` durable rooms rather than once per room."""
+        """Publish in order in one round trip, each payload sent once per script call of rooms."""
         if not fanouts:
             return
         if len(fanouts) == 1 and len(fanouts[0].rooms) == 1:

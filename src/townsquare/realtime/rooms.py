@@ -34,12 +34,7 @@ def is_evictable(room: str) -> bool:
 
 
 def evict_from_room(session: AsyncSession, *, room: str, user_ids: Iterable[int]) -> None:
-    """Queue the removal of these users' connections from `room`, on every node, after commit.
-
-    Membership is checked only on join, so this is what stops a removed member's open
-    connections from receiving the room. A rollback drops it with the transaction's other
-    events. Rejoining later runs the room's policy again.
-    """
+    """After commit, drop the users' connections from `room` everywhere; only joins ask policy."""
     if not is_evictable(room):
         raise ValueError(f"not a room connections can be evicted from: {room!r}")
     users = dict.fromkeys(int(u) for u in user_ids)
