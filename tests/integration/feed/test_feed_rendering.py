@@ -100,3 +100,23 @@ async def test_blocking_someone_hides_their_posts_on_the_next_request(client):
         "hello",
         "mine",
     ]
+
+
+async def test_the_feed_checks_the_callers_standing_on_every_request(client):
+    from tests.factories import make_admin
+
+    admin = await make_admin(client)
+    me, other = await register(client, "meme"), await register(client, "other")
+    assert (await client.get("/api/v1/feed", headers=me.headers)).status_code == 200
+    await client.patch(
+        "/api/v1/admin/users/meme", headers=admin.headers, json={"status": "suspended"}
+    )
+    suspended = await client.get("/api/v1/feed", headers=me.headers)
+    assert (suspended.status_code, suspended.json()["code"]) == (403, "account_suspended")
+    assert (await client.post("/api/v1/auth/logout", headers=other.headers)).status_code == 204
+    ended = await client.get("/api/v1/feed", headers=other.headers)
+    assert (ended.status_code, ended.json()["code"]) == (401, "session_revoked")
+    bad = await client.get("/api/v1/feed", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    wrong = await client.get("/api/v1/feed", headers={"Authorization": "Basic abc"})
+    assert wrong.status_code == 401

@@ -18,10 +18,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts.policy import Principal
 from townsquare.infra.media import LocalMediaStore
 
@@ -152,6 +154,21 @@ async def graph(reader: Reader, *, user_id: int) -> Graph:
     )
 
 
+# the same row as accounts.queries._STANDING, for `principal_in_standing`
+STANDING_SQL = """
+SELECT u.username, u.role, u.status, s.revoked_at
+FROM account_user u JOIN account_session s ON s.user_id = u.id
+WHERE u.id = ? AND s.id = ?
+"""
+
+
+async def authenticate(reader: Reader, *, token: str, secret: str) -> Principal:
+    """`accounts.queries.authenticate` on this connection: standing read every time (0003)."""
+    claims = accounts_queries.token_claims(token, secret=secret)
+    rows = await reader.rows(STANDING_SQL, claims.user_id, claims.session_id)
+    return accounts_queries.principal_in_standing(claims, rows[0] if rows else None)
+
+
 _RENDER_SQL = """
 SELECT p.id, p.author_id, p.text, p.type, p.privacy, p.tags, p.mentions, p.meta,
        p.shared_post_id, p.likes_count, p.comments_count, p.shares_count, p.views_count,
@@ -181,8 +198,19 @@ def _timestamp(value: Any) -> datetime:
     return value.astimezone(UTC) if value.tzinfo is not UTC else value
 
 
+@lru_cache(maxsize=4096)
+def _parse_small(text: str) -> Any:
+    return json.loads(text)
+
+
 def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
+    """A JSON column's value; the few distinct small ones (`[]`, `{}`, tag lists) parsed once.
+
+    Callers copy what they keep (never mutate the result): cached values are shared.
+    """
+    if not isinstance(value, str):
+        return value
+    return _parse_small(value) if len(value) <= 256 else json.loads(value)
 
 
 @dataclass(slots=True)
