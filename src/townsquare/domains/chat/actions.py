@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, event, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -542,20 +542,22 @@ async def _resends(
 async def _rooms_and_members(
     session: AsyncSession, items: Sequence[Outgoing]
 ) -> tuple[dict[int, ChatRoom], dict[tuple[int, int], ChatMember]]:
-    """The batch's rooms and its senders' memberships, in two queries."""
-    room_ids = {i.room_id for i in items}
-    rooms = {
-        r.id: r
-        for r in (
-            await session.execute(select(ChatRoom).where(ChatRoom.id.in_(room_ids)))
-        ).scalars()
-    }
+    """The batch's rooms and its senders' memberships, in one query."""
+    senders = {i.user_id for i in items}
     rows = await session.execute(
-        select(ChatMember).where(
-            ChatMember.room_id.in_(room_ids), ChatMember.user_id.in_({i.user_id for i in items})
+        select(ChatRoom, ChatMember)
+        .outerjoin(
+            ChatMember, and_(ChatMember.room_id == ChatRoom.id, ChatMember.user_id.in_(senders))
         )
+        .where(ChatRoom.id.in_({i.room_id for i in items}))
     )
-    return rooms, {(m.room_id, m.user_id): m for m in rows.scalars()}
+    rooms: dict[int, ChatRoom] = {}
+    members: dict[tuple[int, int], ChatMember] = {}
+    for room, member in rows.all():
+        rooms[room.id] = room
+        if member is not None:
+            members[(member.room_id, member.user_id)] = member
+    return rooms, members
 
 
 async def _accept(
@@ -616,24 +618,25 @@ async def _accept(
 
 
 async def _store(session: AsyncSession, accepted: list[_Accepted], now: datetime) -> None:
-    """One sequence range per room (one UPDATE each), one insert, one read-mark update."""
+    """One UPDATE hands every room its sequence range, one insert, one read-mark update."""
     by_room: dict[int, list[_Accepted]] = {}
     for a in accepted:
         a.id = new_id()
         by_room.setdefault(a.room.id, []).append(a)
     rooms = cast(Table, ChatRoom.__table__)
-    for room_id, group in by_room.items():
-        last = await session.scalar(
-            update(rooms)
-            .where(rooms.c.id == room_id)
-            .values(
-                last_seq=rooms.c.last_seq + len(group),
-                last_activity_at=now,
-                last_message_id=group[-1].id,
-            )
-            .returning(rooms.c.last_seq)
+    ids = sorted(by_room)  # one lock order for every process (PostgreSQL row locks)
+    taken = await session.execute(
+        update(rooms)
+        .where(rooms.c.id.in_(ids))
+        .values(
+            last_seq=rooms.c.last_seq + case({r: len(by_room[r]) for r in ids}, value=rooms.c.id),
+            last_activity_at=now,
+            last_message_id=case({r: by_room[r][-1].id for r in ids}, value=rooms.c.id),
         )
-        assert last is not None
+        .returning(rooms.c.id, rooms.c.last_seq)
+    )
+    for room_id, last in taken.all():
+        group = by_room[int(room_id)]
         for offset, a in enumerate(group):
             a.seq = int(last) - len(group) + 1 + offset
         room = group[0].room
