@@ -343,7 +343,9 @@ int main(int argc, char **argv) {
                                          g_received >= g_acked * (uint64_t)room_size)))
         break;
       uint64_t next = sent < total ? start + sent * interval : t + 1000000;
-      int timeout_ms = next > t ? (int)((next - t) / 1000000) : 0;
+      /* round the wait up to whole milliseconds: a zero timeout would spin the core, and a send
+       * that leaves up to 1 ms late is still timed from when it really left */
+      int timeout_ms = next > t ? (int)((next - t + 999999) / 1000000) : 0;
       poll_once(ep, conns, timeout_ms, &joined);
     }
     double busy = cpu_seconds() - cpu0;

@@ -539,17 +539,36 @@ async def _resends(
     }
 
 
+# the send path's fixed statements, built once (constructing them per batch showed in profiles)
+_ROOMS_AND_MEMBERS = (
+    select(ChatRoom, ChatMember)
+    .outerjoin(
+        ChatMember,
+        and_(
+            ChatMember.room_id == ChatRoom.id,
+            ChatMember.user_id.in_(bindparam("senders", expanding=True)),
+        ),
+    )
+    .where(ChatRoom.id.in_(bindparam("rooms", expanding=True)))
+)
+_INSERT_MESSAGES = insert(cast(Table, ChatMessage.__table__))
+_MEMBERS = cast(Table, ChatMember.__table__)
+_MOVE_MARKS = (
+    update(_MEMBERS)
+    .where(_MEMBERS.c.room_id == bindparam("r"), _MEMBERS.c.user_id == bindparam("u"))
+    .values(
+        last_read_seq=bindparam("s"), last_delivered_seq=bindparam("s"), last_sent_at=bindparam("t")
+    )
+)
+
+
 async def _rooms_and_members(
     session: AsyncSession, items: Sequence[Outgoing]
 ) -> tuple[dict[int, ChatRoom], dict[tuple[int, int], ChatMember]]:
     """The batch's rooms and its senders' memberships, in one query."""
-    senders = {i.user_id for i in items}
     rows = await session.execute(
-        select(ChatRoom, ChatMember)
-        .outerjoin(
-            ChatMember, and_(ChatMember.room_id == ChatRoom.id, ChatMember.user_id.in_(senders))
-        )
-        .where(ChatRoom.id.in_({i.room_id for i in items}))
+        _ROOMS_AND_MEMBERS,
+        {"senders": list({i.user_id for i in items}), "rooms": list({i.room_id for i in items})},
     )
     rooms: dict[int, ChatRoom] = {}
     members: dict[tuple[int, int], ChatMember] = {}
@@ -644,7 +663,7 @@ async def _store(session: AsyncSession, accepted: list[_Accepted], now: datetime
         set_committed_value(room, "last_activity_at", now)
         set_committed_value(room, "last_message_id", group[-1].id)
     await session.execute(
-        insert(cast(Table, ChatMessage.__table__)),
+        _INSERT_MESSAGES,
         [
             {
                 "id": a.id,
@@ -664,12 +683,8 @@ async def _store(session: AsyncSession, accepted: list[_Accepted], now: datetime
         ],
     )
     marks = {(a.room.id, a.item.user_id): a.seq for a in accepted}  # the last one wins
-    members = cast(Table, ChatMember.__table__)
     await session.execute(
-        update(members)
-        .where(members.c.room_id == bindparam("r"), members.c.user_id == bindparam("u"))
-        .values(last_read_seq=bindparam("s"), last_delivered_seq=bindparam("s"), last_sent_at=now),
-        [{"r": r, "u": u, "s": s} for (r, u), s in marks.items()],
+        _MOVE_MARKS, [{"r": r, "u": u, "s": s, "t": now} for (r, u), s in marks.items()]
     )
 
 
