@@ -86,11 +86,8 @@ def cpu_seconds(pid: int) -> float:
 async def timed(
     port: int, requests: list[bytes], *, seconds: float, concurrency: int, server: int = 0
 ) -> dict[str, float]:
-    """Closed loop: each connection cycles through the readers' requests for `seconds`.
-
-    `server_cpu_ms` is the server's own CPU time per request: unlike latency it does not
-    grow when other work on the machine takes the server's core away.
-    """
+    """Closed loop: each connection cycles through the readers' requests for `seconds`."""
+    # server_cpu_ms, the server's own CPU per request, does not grow when others take its core
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds

@@ -167,12 +167,9 @@ async def _add_generated(
 
 @asynccontextmanager
 async def bulk_load(db: Database) -> AsyncIterator[AsyncSession]:
-    """One transaction for a bulk load; on SQLite without fsyncs and with a large page cache.
-
-    Only for a `Database` made for the load and disposed after it (the pragmas stay on its
-    pooled connections). Generated data is made again from the seed if the machine dies
-    mid-load, so durability is traded for speed only here.
-    """
+    """One transaction for a bulk load; SQLite without fsyncs (data made again from the seed)."""
+    # Only for a Database made for the load and disposed after it: the pragmas stay on its
+    # pooled connections.
     async with db.transaction() as session:
         if db.is_sqlite:  # before the first write: SQLite refuses these inside a transaction
             await session.execute(text("PRAGMA synchronous=OFF"))
@@ -181,11 +178,9 @@ async def bulk_load(db: Database) -> AsyncIterator[AsyncSession]:
 
 
 async def bulk_insert(session: AsyncSession, table: Any, rows: Iterable[dict[str, Any]]) -> None:
-    """Insert rows as `insert(table)` would (same defaults and column types), on the driver.
-
-    SQLite gets one `executemany`, PostgreSQL one `COPY` (asyncpg's copy_records_to_table);
-    both skip SQLAlchemy's per-row parameter handling, which costs more than the insert.
-    """
+    """Insert rows as `insert(table)` would, on the driver: per-row ORM work costs more."""
+    # Same defaults and bind processing per column; SQLite gets one executemany, PostgreSQL
+    # one COPY (asyncpg's copy_records_to_table).
     assert isinstance(table, SqlTable)
     rows = list(rows)
     if not rows:

@@ -204,10 +204,7 @@ def _parse_small(text: str) -> Any:
 
 
 def _json(value: Any) -> Any:
-    """A JSON column's value; the few distinct small ones (`[]`, `{}`, tag lists) parsed once.
-
-    Callers copy what they keep (never mutate the result): cached values are shared.
-    """
+    """A JSON column's value; the few distinct small ones parsed once (callers must copy)."""
     if not isinstance(value, str):
         return value
     return _parse_small(value) if len(value) <= 256 else json.loads(value)
@@ -230,13 +227,10 @@ async def render(
     ids: Sequence[int],
     media: LocalMediaStore,
 ) -> dict[int, Rendered]:
-    """The posts among `ids` the viewer may see, as PostView JSON, in one query (+ media).
-
-    The same rule as `posts_queries.visible_clause` (with mutes): staff see everything;
-    others not a banned author, nothing across a block either way, no muted author, and
-    `friends` posts only of friends. The dicts are PostView's JSON shape (ids as strings),
-    serialized without building a model per post.
-    """
+    """PostView JSON of the posts among `ids` the viewer may see, in one query (+ media)."""
+    # Visibility is posts_queries.visible_clause (with mutes): staff see everything; others no
+    # banned author, nothing across a block either way, no muted author, `friends` posts only
+    # of friends. The dicts have PostView's JSON shape (ids as strings): no model per post.
     if not ids:
         return {}
     me = viewer.user_id

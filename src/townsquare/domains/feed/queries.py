@@ -58,10 +58,7 @@ def id_at(moment: datetime) -> int:
 
 
 def _authors(graph: fast.Graph, *, following_only: bool = False) -> frozenset[int]:
-    """Whose posts may enter the feed: friends, followed users and oneself, minus mutes/blocks.
-
-    Banned friends and followees were already left out by the graph query.
-    """
+    """Whose posts may enter the feed: friends, follows, oneself, minus mutes/blocks/bans."""
     base = graph.following if following_only else graph.friends | graph.following | {graph.me}
     return base - graph.excluded
 
@@ -79,12 +76,9 @@ def _candidates_sql(
     since: bool,
     before: bool,
 ) -> str | None:
-    """The candidate query for these switches (None when no type is allowed).
-
-    Post types are inlined (they come from POST_TYPES, never from the request as text), so
-    each combination is one cached statement; the covering index `ix_post_post_feed` answers
-    it without reading post rows: one range per author, then a top-N sort.
-    """
+    """The candidate query for these switches (None when no type is allowed)."""
+    # Types are inlined (from POST_TYPES, never request text): one cached statement per
+    # combination. ix_post_post_feed answers it alone: a range per author, a top-N sort.
     allowed = [t for t in POST_TYPES if getattr(prefs, TYPE_SWITCHES[t])]
     if types is not None:
         allowed = [t for t in allowed if t in types]
