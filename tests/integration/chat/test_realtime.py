@@ -229,16 +229,21 @@ async def test_a_block_closes_the_direct_room_stream(client, gateway_url):
     ana, ben = await people(client, 2)
     dm = await room(client, ana, "direct", ben)
     a = await Device().connect(gateway_url, ana)
+    b = await Device().connect(gateway_url, ben)
     try:
         assert (await a.call("chat:join", {"roomId": dm["id"]}))["ok"] is True
-        await a.call("chat:leave", {"roomId": dm["id"]})
-        await client.put(f"/api/v1/blocks/{ana.username}", headers=ben.headers)
+        assert (await b.call("chat:join", {"roomId": dm["id"]}))["ok"] is True
+        blocked = await client.put(f"/api/v1/blocks/{ana.username}", headers=ben.headers)
+        assert blocked.status_code in (200, 204), blocked.text
+        for d in (a, b):  # both streams close at once, the block itself is not revealed
+            assert await d.next("room:left") == {"room": f"chat:{dm['id']}"}
         refused = await a.call("chat:join", {"roomId": dm["id"]})
         assert refused["ok"] is False and refused["error"]["code"] == "not_found"
         sent = await a.call("chat:message", {"roomId": dm["id"], "message": "hello?"})
         assert sent["ok"] is False and sent["error"]["code"] == "cannot_message"
     finally:
         await a.close()
+        await b.close()
 
 
 async def test_removed_and_departed_members_stop_receiving_the_room(client, gateway_url):

@@ -55,6 +55,7 @@ from townsquare.domains.posts import actions as posts_actions
 from townsquare.domains.posts import content
 from townsquare.domains.posts import queries as posts_queries
 from townsquare.domains.posts.schemas import MediaView
+from townsquare.domains.social import actions as social_actions
 from townsquare.infra import jobs
 from townsquare.infra.media import LocalMediaStore
 from townsquare.realtime.rooms import evict_from_room
@@ -77,6 +78,19 @@ class Sent:
 def _direct_key(a: int, b: int) -> str:
     low, high = sorted((a, b))
     return f"{low}:{high}"
+
+
+@social_actions.on_block
+async def _close_direct_stream(session: AsyncSession, blocker_id: int, blocked_id: int) -> None:
+    """A block ends both people's live stream of their direct room (neither may write there
+    while it stands, and the room policy refuses rejoining)."""
+    room_id = await session.scalar(
+        select(ChatRoom.id).where(ChatRoom.direct_key == _direct_key(blocker_id, blocked_id))
+    )
+    if room_id is not None:
+        evict_from_room(
+            session, room=queries.room_channel(room_id), user_ids=[blocker_id, blocked_id]
+        )
 
 
 async def _existing_users(session: AsyncSession, user_ids: list[int]) -> list[int]:

@@ -7,6 +7,7 @@ double-create, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, or_, select
@@ -279,6 +280,17 @@ async def check_remove_follower(
         raise NotFound("That user does not follow you")
 
 
+BlockHook = Callable[[AsyncSession, int, int], Awaitable[None]]
+_block_hooks: list[BlockHook] = []
+
+
+def on_block(hook: BlockHook) -> BlockHook:
+    """Let a later domain react to a new block in the same transaction (chat closes the two
+    people's direct room stream); social itself knows nothing of those domains."""
+    _block_hooks.append(hook)
+    return hook
+
+
 async def check_block(session: AsyncSession, *, principal: Principal, username: str) -> None:
     """Block a user: ends friendship, pending requests and follows both ways. Idempotent."""
     target = await accounts_queries.get_user_by_username(session, username=username)
@@ -298,6 +310,8 @@ async def check_block(session: AsyncSession, *, principal: Principal, username: 
     )
     await do_unfollow(session, follower_id=me, followee_id=target.id)
     await do_unfollow(session, follower_id=target.id, followee_id=me)
+    for hook in _block_hooks:
+        await hook(session, me, target.id)
 
 
 async def check_unblock(session: AsyncSession, *, principal: Principal, username: str) -> None:
