@@ -187,7 +187,9 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: Iterable[dict[str
         return
     connection = await session.connection()
     dialect = connection.dialect
-    columns = list(table.columns)
+    given = set(rows[0])  # the rows of one call share their keys
+    # a column neither given nor defaulted in Python is left out, as insert() leaves it out
+    columns = [c for c in table.columns if c.key in given or c.default is not None]
     getters = []
     for column in columns:
         default = column.default
@@ -208,8 +210,7 @@ async def bulk_insert(session: AsyncSession, table: Any, rows: Iterable[dict[str
             elif has_default:
                 value = fill(None) if calls else fill
             else:
-                values.append(None)  # left out: NULL, as the INSERT would leave it
-                continue
+                value = None
             values.append(value if process is None else process(value))
         records.append(tuple(values))
     raw = (await connection.get_raw_connection()).driver_connection
