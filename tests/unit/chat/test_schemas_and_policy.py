@@ -101,3 +101,37 @@ def test_who_may_post_and_add():
     assert policy.can_post(strict, admin) and not policy.can_post(strict, member)
     assert policy.can_add(open_, member) and not policy.can_add(strict, member)
     assert not policy.can_add(ChatRoom(type="direct", add_policy="everyone"), admin)
+
+
+def test_a_pre_serialised_new_message_is_the_same_payload() -> None:
+    from datetime import UTC, datetime
+
+    from townsquare.domains.chat.schemas import (
+        FileView,
+        MessageView,
+        NewMessage,
+        ParentPreview,
+        ReactionView,
+    )
+    from townsquare.domains.social.schemas import UserSummary
+
+    view = MessageView(
+        id=123456789012345678,
+        room_id=987654321098765432,
+        seq=7,
+        sender=UserSummary(id=5, username="ana", display_name="Ana", avatar_thumbnail_url=None),
+        type="file",
+        text="see <b>this</b>",
+        reply_to=ParentPreview(id=11, sender_id=None, text="earlier", deleted=False),
+        attachment=FileView(name="a.pdf", content_type="application/pdf", url="/m/a", size=3),
+        mentions=[5],
+        reactions=[ReactionView(emoji="👍", count=1, user_ids=[5])],
+        client_id=None,
+        created_at=datetime(2026, 11, 22, 1, 2, 3, tzinfo=UTC),
+        edited_at=None,
+        deleted=False,
+    )
+    plain = NewMessage(room_id=view.room_id, message=view)
+    fast = NewMessage.serialised(view.room_id, view, view.model_dump(mode="json"))
+    assert fast.payload() == plain.payload()
+    assert fast.payload()["message"]["id"] == "123456789012345678"  # ids stay strings

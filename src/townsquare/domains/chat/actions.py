@@ -69,10 +69,19 @@ MAX_MEMBERS = 1000
 
 @dataclass(frozen=True, slots=True)
 class Sent:
-    """A stored message as its sender sees it; `created` is False for a recognised resend."""
+    """A stored message as its sender sees it; `created` is False for a recognised resend.
+
+    `wire` is the same message already in JSON form when the send path has it (the socket
+    ack reuses the serialisation done for the room's event instead of dumping it again).
+    """
 
     message: MessageView
     created: bool
+    wire: dict[str, Any] | None = None
+
+    def json(self) -> dict[str, Any]:
+        """The message as JSON for an ack."""
+        return self.wire if self.wire is not None else self.message.model_dump(mode="json")
 
 
 def _direct_key(a: int, b: int) -> str:
@@ -744,7 +753,8 @@ async def check_send_messages(
                 results[i] = resent[(item.user_id, cid)]
     sent = await _store_and_tell(session, accepted, media, now) if accepted else []
     for i, (index, twin) in slots.items():
-        results[i] = Sent(message=sent[index].message, created=False) if twin else sent[index]
+        first = sent[index]
+        results[i] = Sent(first.message, False, first.wire) if twin else first
     return [r for r in results if r is not None]
 
 
@@ -809,11 +819,12 @@ async def _store_and_tell(
             _notify_later(session, a.room.id, a.seq, now, a.item.notify_delay)
     sent: list[Sent] = []
     for a, view in zip(accepted, public, strict=True):
+        wire = view.model_dump(mode="json")  # once: for the room's event and the sender's ack
         channel = queries.room_channel(a.room.id)
-        emit(session, NewMessage(room_id=a.room.id, message=view), to=[channel])
+        emit(session, NewMessage.serialised(a.room.id, view, wire), to=[channel])
         cid = a.item.body.client_id
         own = view.model_copy(update={"client_id": cid}) if cid is not None else view
-        sent.append(Sent(message=own, created=True))
+        sent.append(Sent(message=own, created=True, wire={**wire, "client_id": cid}))
     return sent
 
 

@@ -65,7 +65,7 @@ async def message(ctx: HandlerContext, data: SocketMessage) -> dict[str, Any]:
     )
     if sent.created:
         await _stop_typing(ctx, data.room_id)
-    return sent.message.model_dump(mode="json")
+    return sent.json()
 
 
 @registry.on("chat:read", model=SocketRead, rate=Rule(120, 60))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, PrivateAttr
 
 from townsquare.core.events import Event
 from townsquare.core.ids import Id
@@ -215,8 +215,18 @@ class NewMessage(Event):
     type: Literal["chat:new_message"] = "chat:new_message"
     room_id: Id = Field(serialization_alias="roomId")
     message: MessageView
+    _wire: dict[str, Any] | None = PrivateAttr(default=None)
+
+    @classmethod
+    def serialised(cls, room_id: int, message: MessageView, wire: dict[str, Any]) -> NewMessage:
+        """The event with its message already in JSON form (`message.model_dump(mode="json")`)."""
+        event = cls(room_id=room_id, message=message)
+        event._wire = {"roomId": str(room_id), "message": wire}
+        return event
 
     def payload(self) -> dict[str, Any]:
+        if self._wire is not None:
+            return self._wire
         return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
 
 
