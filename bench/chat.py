@@ -11,6 +11,7 @@ sender's write to each member's `chat:new_message` (one clock: the load generato
   * deliver_p50/p99_ms  send -> every member's chat:new_message (room_size deliveries each),
   * ack_p50/p99_ms      send -> the sender's ack (message persisted),
   * lost                deliveries expected (room_size x messages acked) but never seen,
+  * unacked             sends still without an ack when the step ended (only past saturation),
   * reordered           deliveries whose room sequence was not the previous one the member saw + 1.
 
 The server side runs as `townsquare serve` does (the gateway in the API process, in-process bus
