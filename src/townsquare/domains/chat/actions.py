@@ -1048,6 +1048,21 @@ async def _receipt_audience(session: AsyncSession, *, room_id: int, user_id: int
     return [user_room(u) for u in others if u not in off]
 
 
+async def _tell_receipt(
+    session: AsyncSession,
+    kind: type[ReadReceipt] | type[DeliveryReceipt],
+    *,
+    user_id: int,
+    message: ChatMessage,
+) -> None:
+    """A read or delivery receipt to the members who see receipts (if the user shares them)."""
+    room_id = message.room_id
+    audience = await _receipt_audience(session, room_id=room_id, user_id=user_id)
+    if audience:
+        receipt = kind(room_id=room_id, user_id=user_id, message_id=message.id, seq=message.seq)
+        emit(session, receipt, to=audience)
+
+
 async def _room_message(
     session: AsyncSession, *, user_id: int, room_id: int, message_id: int
 ) -> tuple[ChatMember, ChatMessage]:
@@ -1069,12 +1084,7 @@ async def check_mark_delivered(
     if message.seq > member.last_delivered_seq:
         member.last_delivered_seq = message.seq
         await session.flush()
-        audience = await _receipt_audience(session, room_id=room_id, user_id=user_id)
-        if audience:
-            receipt = DeliveryReceipt(
-                room_id=room_id, user_id=user_id, message_id=message.id, seq=message.seq
-            )
-            emit(session, receipt, to=audience)
+        await _tell_receipt(session, DeliveryReceipt, user_id=user_id, message=message)
     return member.last_delivered_seq
 
 
@@ -1093,12 +1103,7 @@ async def check_mark_read(
         member.last_read_seq = message.seq
         member.last_delivered_seq = max(member.last_delivered_seq, message.seq)
         await session.flush()
-        audience = await _receipt_audience(session, room_id=room_id, user_id=user_id)
-        if audience:
-            receipt = ReadReceipt(
-                room_id=room_id, user_id=user_id, message_id=message.id, seq=message.seq
-            )
-            emit(session, receipt, to=audience)
+        await _tell_receipt(session, ReadReceipt, user_id=user_id, message=message)
     counts = await queries.unread_counts(session, user_id=user_id, room_ids=[room_id])
     unread = counts.get(room_id, 0)
     emit(

@@ -228,9 +228,18 @@ async def send_attachment(
         message=caption, type="text", reply_to_id=None, client_id=client_id
     )
     await hit_chat_limit(ctx, principal.user_id)
+    delay = settings.chat_notify_delay_seconds
     document = files.detect(data, file.filename or "")
-    if document is not None:
-        async with ctx.db.transaction() as session:
+    upload = None
+    if document is None:
+        upload = content.process_upload(
+            data,
+            max_image_bytes=settings.post_max_image_bytes,
+            max_video_bytes=settings.post_max_video_bytes,
+            thumb_px=settings.post_thumbnail_px,
+        )
+    async with ctx.db.transaction() as session:
+        if document is not None:
             sent = await actions.check_send_file(
                 session,
                 user_id=principal.user_id,
@@ -238,27 +247,19 @@ async def send_attachment(
                 upload=document,
                 body=body,
                 media=ctx.media,
-                notify_delay=ctx.settings.chat_notify_delay_seconds,
+                notify_delay=delay,
             )
-        if not sent.created:
-            response.status_code = 200
-        return sent.message
-    upload = content.process_upload(
-        data,
-        max_image_bytes=settings.post_max_image_bytes,
-        max_video_bytes=settings.post_max_video_bytes,
-        thumb_px=settings.post_thumbnail_px,
-    )
-    async with ctx.db.transaction() as session:
-        sent = await actions.check_send_attachment(
-            session,
-            principal=principal,
-            room_id=room_id,
-            upload=upload,
-            body=body,
-            media=ctx.media,
-            notify_delay=ctx.settings.chat_notify_delay_seconds,
-        )
+        else:
+            assert upload is not None
+            sent = await actions.check_send_attachment(
+                session,
+                principal=principal,
+                room_id=room_id,
+                upload=upload,
+                body=body,
+                media=ctx.media,
+                notify_delay=delay,
+            )
     if not sent.created:
         response.status_code = 200
     return sent.message
