@@ -64,7 +64,8 @@ def _chatgen() -> Path:
     source = Path(__file__).resolve().parent / "chatgen.c"
     binary = Path(__file__).resolve().parent / ".peer" / "chatgen"
     binary.parent.mkdir(exist_ok=True)
-    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+    newest = max(source.stat().st_mtime, (source.parent / "wsclient.h").stat().st_mtime)
+    if not binary.exists() or binary.stat().st_mtime < newest:
         subprocess.run(["gcc", "-O2", "-o", str(binary), str(source)], check=True)
     return binary
 

@@ -11,21 +11,10 @@
  * usage: chatgen HOST PORT NSP SPEC_FILE ROOM_SIZE DURATION_S RATE1 [RATE2 ...]
  * output: one JSON line per rate step on stdout.
  */
-#define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
+#include "wsclient.h"
+
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #define BUF 1048576
 #define BUCKET_US 10
@@ -33,10 +22,7 @@
 #define ACK_SLOTS 4096
 
 typedef struct {
-  int fd;
-  int state; /* 0 http, 1 ws open wait, 2 connected wait, 3 join wait, 4 ready */
-  size_t len;
-  char *buf;
+  ws_conn_t ws; /* state: 0 http, 1 ws open wait, 2 connected wait, 3 join wait, 4 ready */
   char token[1024];
   char room[32];
   long last_seq;
@@ -49,102 +35,36 @@ static int g_port;
 static uint32_t *g_deliver_hist, *g_ack_hist;
 static uint64_t g_received, g_acked, g_refused, g_reordered, g_closed, g_lat_max_ns;
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static double cpu_seconds(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-         ru.ru_stime.tv_usec / 1e6;
-}
-
-static void die(const char *msg) {
-  fprintf(stderr, "chatgen: %s: %s\n", msg, strerror(errno));
-  exit(1);
-}
-
-static void write_all(int fd, const char *data, size_t len) {
-  while (len > 0) {
-    ssize_t n = write(fd, data, len);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      die("write");
-    }
-    data += n;
-    len -= (size_t)n;
-  }
-}
-
-/* A masked (zero key) client text frame; a connection the server closed is skipped. */
-static void send_text(int fd, const char *text, size_t len) {
-  if (fd < 0) return;
-  char out[4096];
-  size_t h = 0;
-  out[h++] = (char)0x81;
-  if (len < 126) {
-    out[h++] = (char)(0x80 | len);
-  } else {
-    out[h++] = (char)(0x80 | 126);
-    out[h++] = (char)(len >> 8);
-    out[h++] = (char)(len & 0xff);
-  }
-  memset(out + h, 0, 4);
-  h += 4;
-  memcpy(out + h, text, len);
-  write_all(fd, out, h + len);
-}
-
-static int open_conn(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) die("socket");
-  struct sockaddr_in a = {0};
-  a.sin_family = AF_INET;
-  a.sin_port = htons((uint16_t)g_port);
-  inet_pton(AF_INET, g_host, &a.sin_addr);
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  char req[512];
-  int n = snprintf(req, sizeof req,
-                   "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: %s:%d\r\n"
-                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   g_host, g_port);
-  write_all(fd, req, (size_t)n);
-  return fd;
-}
-
 static void record(uint32_t *hist, uint64_t lat) {
   uint64_t b = lat / 1000 / BUCKET_US;
   if (b >= NBUCKETS) b = NBUCKETS - 1;
   hist[b]++;
 }
 
-static void on_text(conn_t *c, const char *p, size_t len, int *joined) {
+static int g_joined; /* members whose chat:join was acknowledged */
+
+static void on_text(void *owner, const char *p, size_t len) {
+  conn_t *c = owner;
   size_t nsp = strlen(g_nsp);
   if (len == 1 && p[0] == '2') { /* engine ping */
-    send_text(c->fd, "3", 1);
+    send_text(c->ws.fd, "3", 1);
     return;
   }
-  if (c->state == 1 && len > 0 && p[0] == '0') {
+  if (c->ws.state == 1 && len > 0 && p[0] == '0') {
     char msg[2048];
     int n = snprintf(msg, sizeof msg, "40%s,{\"token\":\"%s\"}", g_nsp, c->token);
-    send_text(c->fd, msg, (size_t)n);
-    c->state = 2;
+    send_text(c->ws.fd, msg, (size_t)n);
+    c->ws.state = 2;
     return;
   }
-  if (c->state == 2 && len > 2 && p[0] == '4' && p[1] == '0') {
+  if (c->ws.state == 2 && len > 2 && p[0] == '4' && p[1] == '0') {
     char msg[256];
     int n = snprintf(msg, sizeof msg, "42%s,1[\"chat:join\",{\"roomId\":\"%s\"}]", g_nsp, c->room);
-    send_text(c->fd, msg, (size_t)n);
-    c->state = 3;
+    send_text(c->ws.fd, msg, (size_t)n);
+    c->ws.state = 3;
     return;
   }
-  if (c->state == 2 && len > 2 && p[0] == '4' && p[1] == '4') {
+  if (c->ws.state == 2 && len > 2 && p[0] == '4' && p[1] == '4') {
     fprintf(stderr, "chatgen: connect_error %.*s\n", (int)len, p);
     exit(1);
   }
@@ -152,13 +72,13 @@ static void on_text(conn_t *c, const char *p, size_t len, int *joined) {
   if (p[1] == '3') { /* ack: 43<nsp>,<id>[...] */
     uint32_t id = (uint32_t)strtoul(p + 3 + nsp, NULL, 10);
     int ok = memmem(p, len, "\"ok\":true", 9) != NULL;
-    if (c->state == 3 && id == 1) {
+    if (c->ws.state == 3 && id == 1) {
       if (!ok) {
         fprintf(stderr, "chatgen: join refused %.*s\n", (int)len, p);
         exit(1);
       }
-      c->state = 4;
-      (*joined)++;
+      c->ws.state = 4;
+      g_joined++;
       return;
     }
     uint64_t sent = c->ack_sent[id % ACK_SLOTS];
@@ -187,59 +107,6 @@ static void on_text(conn_t *c, const char *p, size_t len, int *joined) {
   }
 }
 
-/* Parse everything buffered; returns -1 if the connection closed. */
-static int pump(conn_t *c, int *joined) {
-  for (;;) {
-    ssize_t n = read(c->fd, c->buf + c->len, BUF - c->len);
-    if (n == 0) return -1;
-    if (n < 0) {
-      if (errno == EAGAIN) break;
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    c->len += (size_t)n;
-    size_t off = 0;
-    if (c->state == 0) {
-      char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
-      if (!end) continue;
-      if (memcmp(c->buf, "HTTP/1.1 101", 12) != 0) {
-        fprintf(stderr, "chatgen: upgrade refused: %.*s\n", (int)(end - c->buf), c->buf);
-        exit(1);
-      }
-      off = (size_t)(end - c->buf) + 4;
-      c->state = 1;
-    }
-    for (;;) {
-      if (c->len - off < 2) break;
-      unsigned char *h = (unsigned char *)c->buf + off;
-      uint64_t plen = h[1] & 0x7f;
-      size_t hl = 2;
-      if (plen == 126) {
-        if (c->len - off < 4) break;
-        plen = ((uint64_t)h[2] << 8) | h[3];
-        hl = 4;
-      } else if (plen == 127) {
-        if (c->len - off < 10) break;
-        plen = 0;
-        for (int i = 0; i < 8; i++) plen = (plen << 8) | h[2 + i];
-        hl = 10;
-      }
-      if (c->len - off < hl + plen) break;
-      int opcode = h[0] & 0x0f;
-      if (opcode == 1) on_text(c, (const char *)h + hl, (size_t)plen, joined);
-      if (opcode == 8) return -1;
-      off += hl + (size_t)plen;
-    }
-    memmove(c->buf, c->buf + off, c->len - off);
-    c->len -= off;
-    if (c->len == BUF) {
-      fprintf(stderr, "chatgen: frame too large\n");
-      exit(1);
-    }
-  }
-  return 0;
-}
-
 static double percentile(const uint32_t *hist, double q, uint64_t total) {
   uint64_t want = (uint64_t)(q * (double)total), seen = 0;
   for (uint64_t i = 0; i < NBUCKETS; i++) {
@@ -249,17 +116,16 @@ static double percentile(const uint32_t *hist, double q, uint64_t total) {
   return (double)NBUCKETS * BUCKET_US / 1000.0;
 }
 
-static void poll_once(int ep, conn_t *conns, int timeout_ms, int *joined) {
-  (void)conns;
+static void poll_once(int ep, int timeout_ms) {
   struct epoll_event evs[1024];
   int k = epoll_wait(ep, evs, 1024, timeout_ms);
   for (int j = 0; j < k; j++) {
     conn_t *c = evs[j].data.ptr;
-    if (pump(c, joined) < 0) {
+    if (ws_pump(&c->ws, on_text, c) < 0) {
       fprintf(stderr, "chatgen: connection closed by server\n");
-      epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-      close(c->fd);
-      c->fd = -1;
+      epoll_ctl(ep, EPOLL_CTL_DEL, c->ws.fd, NULL);
+      close(c->ws.fd);
+      c->ws.fd = -1;
       g_closed++;
     }
   }
@@ -295,18 +161,19 @@ int main(int argc, char **argv) {
   g_deliver_hist = calloc(NBUCKETS, sizeof *g_deliver_hist);
   g_ack_hist = calloc(NBUCKETS, sizeof *g_ack_hist);
   int ep = epoll_create1(0);
-  int joined = 0;
+  ws_program = "chatgen";
   for (int i = 0; i < n; i++) { /* connect in batches so the accept queue never overflows */
-    conns[i].fd = open_conn();
-    conns[i].buf = malloc(BUF);
-    fcntl(conns[i].fd, F_SETFL, O_NONBLOCK);
+    conns[i].ws.fd = ws_open(g_host, g_port);
+    conns[i].ws.cap = BUF;
+    conns[i].ws.buf = malloc(BUF);
+    fcntl(conns[i].ws.fd, F_SETFL, O_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &conns[i]};
-    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].ws.fd, &ev);
     if (i % 100 == 99 || i == n - 1) {
       uint64_t deadline = now_ns() + 60ull * 1000000000ull;
-      while (joined < i + 1 && now_ns() < deadline) poll_once(ep, conns, 100, &joined);
-      if (joined < i + 1) {
-        fprintf(stderr, "chatgen: only %d of %d joined\n", joined, i + 1);
+      while (g_joined < i + 1 && now_ns() < deadline) poll_once(ep, 100);
+      if (g_joined < i + 1) {
+        fprintf(stderr, "chatgen: only %d of %d joined\n", g_joined, i + 1);
         return 1;
       }
     }
@@ -335,7 +202,7 @@ int main(int argc, char **argv) {
                            "42%s,%u[\"chat:message\",{\"roomId\":\"%s\",\"message\":\"t%llu m\","
                            "\"client_id\":\"b%llu\"}]",
                            g_nsp, id, c->room, (unsigned long long)t, (unsigned long long)serial);
-        send_text(c->fd, msg, (size_t)len);
+        send_text(c->ws.fd, msg, (size_t)len);
         sent++;
       }
       if (sent == total && end_wait == 0) end_wait = t + 5000000000ull; /* stragglers: 5 s */
@@ -346,7 +213,7 @@ int main(int argc, char **argv) {
       /* round the wait up to whole milliseconds: a zero timeout would spin the core, and a send
        * that leaves up to 1 ms late is still timed from when it really left */
       int timeout_ms = next > t ? (int)((next - t + 999999) / 1000000) : 0;
-      poll_once(ep, conns, timeout_ms, &joined);
+      poll_once(ep, timeout_ms);
     }
     double busy = cpu_seconds() - cpu0;
     double wall = (double)(now_ns() - start) / 1e9;
@@ -371,7 +238,7 @@ int main(int argc, char **argv) {
         percentile(g_deliver_hist, 0.99, g_received) > 2000.0)
       break; /* past saturation there is nothing more to learn */
     uint64_t quiet = now_ns() + 1000000000ull; /* drain before the next step */
-    while (now_ns() < quiet) poll_once(ep, conns, 50, &joined);
+    while (now_ns() < quiet) poll_once(ep, 50);
   }
   return 0;
 }

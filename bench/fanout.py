@@ -67,7 +67,8 @@ def ensure_peer() -> None:
     (PEER / "server.js").write_text(NODE_SERVER)
     binary = PEER / "loadgen"
     source = BENCH / "loadgen.c"
-    if not binary.exists() or binary.stat().st_mtime < source.stat().st_mtime:
+    newest = max(source.stat().st_mtime, (BENCH / "wsclient.h").stat().st_mtime)
+    if not binary.exists() or binary.stat().st_mtime < newest:
         subprocess.run(["gcc", "-O2", "-o", str(binary), str(source)], check=True)
 
 
