@@ -14,9 +14,9 @@ sender's write to each member's `chat:new_message` (one clock: the load generato
   * unacked             sends still without an ack when the step ended (only past saturation),
   * reordered           deliveries whose room sequence was not the previous one the member saw + 1.
 
-The server side runs as `townsquare serve` does (the gateway in the API process, in-process bus
-and jobs) on SQLite, or on PostgreSQL with `--postgres URL` (a scratch database is created there
-and dropped after), pinned to CPU 0.
+The server side runs as `townsquare serve` does (on uvloop, the gateway in the API process,
+in-process bus and jobs) on SQLite, or on PostgreSQL with `--postgres URL` (a scratch database
+is created there and dropped after), pinned to CPU 0.
 
     .venv/bin/python bench/chat.py [--members 1000] [--room-size 50] [--rate 1000 3000]
         [--seconds 10] [--postgres postgresql+asyncpg://postgres@127.0.0.1:5432/postgres]
@@ -236,7 +236,9 @@ def main() -> None:
         raise SystemExit("--members must be a multiple of --room-size")
     if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {0})  # the server on CPU 0, the clients on CPU 1
-    print(json.dumps(asyncio.run(bench(args))), flush=True)
+    import uvloop  # as `townsquare serve` runs
+
+    print(json.dumps(uvloop.run(bench(args))), flush=True)
 
 
 if __name__ == "__main__":

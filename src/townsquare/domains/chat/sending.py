@@ -18,6 +18,9 @@ from townsquare.domains.chat.schemas import SendMessage
 from townsquare.infra.media import LocalMediaStore
 
 MAX_BATCH = 200
+# loop passes to wait before taking a batch: enough for sends already read from sockets to
+# reach the queue (read, then the connection's task), so they share the transaction
+YIELDS = 2
 
 
 @dataclass(slots=True)
@@ -41,15 +44,18 @@ class ChatSender:
         self._task: asyncio.Task[None] | None = None
 
     async def send(self, item: Outgoing) -> Sent:
-        """Queue the message and wait until it is committed (or refused)."""
+        """Queue the message and wait until it is committed (or refused); a caller that is
+        cancelled meanwhile leaves the message to be stored all the same."""
         reply: asyncio.Future[Sent] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(item, reply))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
-        return await asyncio.shield(reply)
+        return await reply
 
     async def _drain(self) -> None:
         while self._queue:
+            for _ in range(YIELDS):  # let the sends already read from sockets join this batch
+                await asyncio.sleep(0)
             batch = [self._queue.popleft() for _ in range(min(MAX_BATCH, len(self._queue)))]
             try:
                 await self._store(batch)
