@@ -47,8 +47,10 @@ from townsquare.domains.posts.schemas import (
 )
 from townsquare.domains.social import queries as social_queries
 from townsquare.domains.social.models import Follow, Friendship, Mute
+from townsquare.infra import jobs
 from townsquare.infra.media import LocalMediaStore
 
+NOTIFY_FOLLOWERS_JOB = "posts.notify_followers"
 OnlineFilter = Callable[[list[int]], Awaitable[list[int]]]
 """Narrows user ids to those connected to a gateway: live events go only to them."""
 
@@ -264,14 +266,9 @@ async def _announce_post(
     network, followers = await live_audience(
         session, author_id=post.author_id, privacy=post.privacy
     )
-    if post.shared_post_id is None:
-        await notifications.notify_many(
-            session,
-            recipient_ids=sorted(followers - {post.author_id}),
-            type="new_post",
-            actor_id=post.author_id,
-            target=notifications.Target("post", post.id),
-        )
+    if post.shared_post_id is None and followers - {post.author_id}:
+        # followers' notifications after commit, in chunks: the author does not wait for them
+        jobs.defer(session, NOTIFY_FOLLOWERS_JOB, {"post_id": str(post.id)})
     if online is not None:  # live events only reach connected readers
         network = set(await online(sorted(network)))
         followers &= network

@@ -1,0 +1,58 @@
+"""Background jobs of posts: tell an author's followers about a new post, after it is stored."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from townsquare.domains.notifications import actions as notifications
+from townsquare.domains.notifications.models import Notification
+from townsquare.domains.posts import actions
+from townsquare.domains.posts.models import Post
+from townsquare.infra.jobs import registry
+
+if TYPE_CHECKING:
+    from townsquare.context import AppContext
+
+CHUNK = 2_000
+
+
+@registry.job(actions.NOTIFY_FOLLOWERS_JOB, max_attempts=5, timeout=3600)
+async def notify_followers(ctx: AppContext, payload: dict[str, Any]) -> None:
+    """`new_post` for every follower who may see the post, a chunk per transaction, so a
+    much-followed author's post is stored at once and never waits on 100,000 inserts; a retry
+    skips the followers an earlier attempt already told."""
+    post_id = int(payload["post_id"])
+    async with ctx.db.read() as session:
+        post = await session.get(Post, post_id)
+        if post is None or post.shared_post_id is not None:
+            return
+        _, followers = await actions.live_audience(
+            session, author_id=post.author_id, privacy=post.privacy
+        )
+    author = post.author_id
+    target = notifications.Target("post", post_id)
+    pending = sorted(followers - {author})
+    for start in range(0, len(pending), CHUNK):
+        chunk = pending[start : start + CHUNK]
+        async with ctx.db.transaction() as session:
+            told = set(
+                (
+                    await session.execute(
+                        select(Notification.recipient_id).where(
+                            Notification.recipient_id.in_(chunk),
+                            Notification.type == "new_post",
+                            Notification.target_type == "post",
+                            Notification.target_id == post_id,
+                        )
+                    )
+                ).scalars()
+            )
+            await notifications.notify_many(
+                session,
+                recipient_ids=[u for u in chunk if u not in told],
+                type="new_post",
+                actor_id=author,
+                target=target,
+            )
