@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -15,7 +16,8 @@ from townsquare.infra.jobs import registry
 if TYPE_CHECKING:
     from townsquare.context import AppContext
 
-CHUNK = 2_000
+# small transactions: on SQLite each holds the writer lock, and other requests wait for it
+CHUNK = 500
 
 
 @registry.job(actions.NOTIFY_FOLLOWERS_JOB, max_attempts=5, timeout=3600)
@@ -35,6 +37,7 @@ async def notify_followers(ctx: AppContext, payload: dict[str, Any]) -> None:
     target = notifications.Target("post", post_id)
     pending = sorted(followers - {author})
     for start in range(0, len(pending), CHUNK):
+        await asyncio.sleep(0)  # requests waiting on the loop go between chunks
         chunk = pending[start : start + CHUNK]
         async with ctx.db.transaction() as session:
             told = set(
