@@ -211,7 +211,14 @@ class MessagePage(BaseModel):
 # events (socket names are the seed contract) ---------------------------------------------------
 
 
-class NewMessage(Event):
+class CamelEvent(Event):
+    """Chat events speak camelCase on the wire (the seed's socket contract)."""
+
+    def payload(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
+
+
+class NewMessage(CamelEvent):
     type: Literal["chat:new_message"] = "chat:new_message"
     room_id: Id = Field(serialization_alias="roomId")
     message: MessageView
@@ -227,10 +234,10 @@ class NewMessage(Event):
     def payload(self) -> dict[str, Any]:
         if self._wire is not None:
             return self._wire
-        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
+        return super().payload()
 
 
-class MessageUpdated(Event):
+class MessageUpdated(CamelEvent):
     """An edit, a delete (tombstone) or a reaction change, with the message as it is now."""
 
     type: Literal["chat:message_updated"] = "chat:message_updated"
@@ -238,45 +245,34 @@ class MessageUpdated(Event):
     change: Literal["edited", "deleted", "reactions"]
     message: MessageView
 
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
 
-
-class UserTyping(Event):
+class UserTyping(CamelEvent):
     type: Literal["chat:user_typing"] = "chat:user_typing"
     room_id: Id = Field(serialization_alias="roomId")
     user_id: Id = Field(serialization_alias="userId")
     is_typing: bool = Field(serialization_alias="isTyping")
 
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
 
+class Receipt(CamelEvent):
+    """A member's read or delivery mark moved to `seq` (message `message_id`)."""
 
-class ReadReceipt(Event):
-    type: Literal["chat:read_receipt"] = "chat:read_receipt"
     room_id: Id = Field(serialization_alias="roomId")
     user_id: Id = Field(serialization_alias="userId")
     message_id: Id = Field(serialization_alias="messageId")
     seq: int
 
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
+
+class ReadReceipt(Receipt):
+    type: Literal["chat:read_receipt"] = "chat:read_receipt"
 
 
-class DeliveryReceipt(Event):
+class DeliveryReceipt(Receipt):
     """A member's device acknowledged messages up to `seq`: their senders may show "delivered"."""
 
     type: Literal["chat:delivery_receipt"] = "chat:delivery_receipt"
-    room_id: Id = Field(serialization_alias="roomId")
-    user_id: Id = Field(serialization_alias="userId")
-    message_id: Id = Field(serialization_alias="messageId")
-    seq: int
-
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
 
 
-class UnreadChanged(Event):
+class UnreadChanged(CamelEvent):
     """To the reader's own devices, so each shows the same unread count."""
 
     type: Literal["chat:unread"] = "chat:unread"
@@ -284,17 +280,11 @@ class UnreadChanged(Event):
     unread_count: int = Field(serialization_alias="unreadCount")
     last_read_seq: int = Field(serialization_alias="lastReadSeq")
 
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
 
-
-class RoomChanged(Event):
+class RoomChanged(CamelEvent):
     """Membership or settings changed; sent to the room and to the users concerned."""
 
     type: Literal["chat:room_updated"] = "chat:room_updated"
     room_id: Id = Field(serialization_alias="roomId")
     change: str
     user_id: Id | None = Field(default=None, serialization_alias="userId")
-
-    def payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"type"}, by_alias=True)
