@@ -321,3 +321,20 @@ async def test_message_status_goes_sent_delivered_read(client, gateway_url):
     finally:
         for d in (sender, phone, outsider):
             await d.close()
+
+
+async def test_gateway_start_freezes_start_up_objects_and_raises_gc_thresholds(client):
+    import gc
+
+    from townsquare.realtime.gateway import GC_THRESHOLDS
+
+    before = gc.get_threshold()
+    gw = Gateway(app_ctx(client), metrics_registry=CollectorRegistry(), freeze_gc=True)
+    await gw.start("127.0.0.1", 0)
+    try:
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    finally:
+        await gw.stop()
+        gc.unfreeze()  # leave this test process as it was
+        gc.set_threshold(*before)
