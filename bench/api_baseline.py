@@ -37,7 +37,10 @@ def free_port() -> int:
 
 
 def pinned(cmd: list[str], core: int) -> list[str]:
-    return ["taskset", "-c", str(core), *cmd] if shutil.which("taskset") else cmd
+    """`cmd` run on one core (taskset), when there is more than one core to choose from."""
+    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
+        return ["taskset", "-c", str(core), *cmd]
+    return cmd
 
 
 class RawClient:
@@ -143,29 +146,53 @@ async def measure(port: int, args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def scratch_postgres(admin_url: str, name: str, *, drop: bool) -> str:
+async def scratch_postgres_async(admin_url: str, name: str, *, drop: bool) -> str:
     """Create (or drop) a scratch database next to `admin_url`; return its URL."""
     import asyncpg
     from sqlalchemy.engine import make_url
 
     url = make_url(admin_url)
-
-    async def run() -> None:
-        conn = await asyncpg.connect(
-            host=url.host, port=url.port or 5432, user=url.username, database=url.database
-        )
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, database=url.database
+    )
+    try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if not drop:
             await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
         await conn.close()
-
-    asyncio.run(run())
     return url.set(database=name).render_as_string(hide_password=False)
+
+
+def scratch_postgres(admin_url: str, name: str, *, drop: bool) -> str:
+    """`scratch_postgres_async` for callers outside an event loop."""
+    return asyncio.run(scratch_postgres_async(admin_url, name, drop=drop))
 
 
 def machine_description() -> str:
     """CPU count, architecture and Python version, printed with the figures."""
     return f"{platform.machine()} x{os.cpu_count()}, Python {platform.python_version()}"
+
+
+def cpu_model() -> str:
+    """The CPU's model name, printed with the figures."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def machine_info() -> dict[str, object]:
+    """The machine block of a benchmark's JSON; the load shows others' work on a shared box."""
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_1m": round(os.getloadavg()[0], 2),
+    }
 
 
 def main() -> None:

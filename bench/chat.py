@@ -30,31 +30,17 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _pinned(cpu: int, argv: list[str]) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", str(cpu), *argv]
-    return argv
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_baseline import machine_info, pinned, scratch_postgres_async
 
 # --- the members: bench/chatgen.c ------------------------------------------------------------
 
@@ -71,30 +57,6 @@ def _chatgen() -> Path:
 
 
 # --- the server side -----------------------------------------------------------------------------
-
-
-async def _scratch_postgres(url: str) -> tuple[str, str]:
-    import asyncpg
-
-    name = f"ts_bench_chat_{secrets.token_hex(4)}"
-    plain = url.replace("+asyncpg", "")
-    conn = await asyncpg.connect(plain)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    base = url.rsplit("/", 1)[0]
-    return f"{base}/{name}", name
-
-
-async def _drop_postgres(url: str, name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("+asyncpg", ""))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,7 +76,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="ts-bench-chat-"))
     scratch: str | None = None
     if args.postgres:
-        db_url, scratch = await _scratch_postgres(args.postgres)
+        scratch = f"ts_bench_chat_{secrets.token_hex(4)}"
+        db_url = await scratch_postgres_async(args.postgres, scratch, drop=False)
     else:
         db_url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     await asyncio.to_thread(upgrade, db_url)
@@ -164,8 +127,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     lines = "".join(f"{token} {room}\n" for token, room in members)
     await asyncio.to_thread(spec_file.write_text, lines)
     clients = await asyncio.create_subprocess_exec(
-        *_pinned(
-            1,
+        *pinned(
             [
                 str(_chatgen()),
                 "127.0.0.1",
@@ -176,6 +138,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 str(args.seconds),
                 *(str(r) for r in args.rate),
             ],
+            1,
         ),
         stdout=asyncio.subprocess.PIPE,
     )
@@ -197,7 +160,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     await gateway.stop()
     await ctx.close()
     if scratch and args.postgres:
-        await _drop_postgres(args.postgres, scratch)
+        await scratch_postgres_async(args.postgres, scratch, drop=True)
     shutil.rmtree(tmp, ignore_errors=True)
     return {
         "bench": "chat",
@@ -207,12 +170,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "rooms": len(rooms),
         "seconds_per_step": args.seconds,
         "steps": steps,
-        "machine": {
-            "cpu": _cpu_model(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_1m": round(os.getloadavg()[0], 2),  # others' work on a shared machine
-        },
+        "machine": machine_info(),
     }
 
 

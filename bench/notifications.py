@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import secrets
 import shutil
 import sys
@@ -32,23 +31,8 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _pinned(cpu: int, argv: list[str]) -> list[str]:
-    if shutil.which("taskset") and (os.cpu_count() or 1) > 1:
-        return ["taskset", "-c", str(cpu), *argv]
-    return argv
-
+sys.path.insert(0, str(BENCH))
+from api_baseline import machine_info, pinned  # noqa: E402
 
 # --- the online followers: raw Engine.IO v4 / Socket.IO v5 clients ---------------------------
 
@@ -160,7 +144,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.to_thread(tokens_file.write_text, json.dumps(tokens))
     url = f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
     clients = await asyncio.create_subprocess_exec(
-        *_pinned(1, [sys.executable, __file__, "--clients", url, str(tokens_file)]),
+        *pinned([sys.executable, __file__, "--clients", url, str(tokens_file)], 1),
         stdout=asyncio.subprocess.PIPE,
     )
     assert clients.stdout is not None
@@ -203,12 +187,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "jobs_drained_s": round(drained_s, 3),
         "notifications_per_s": round(created / stored_s),
         "setup_s": round(setup_s, 1),
-        "machine": {
-            "cpu": _cpu_model(),
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_1m": round(os.getloadavg()[0], 2),  # others' work on a shared machine
-        },
+        "machine": machine_info(),
     }
 
 
