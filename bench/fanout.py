@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_baseline import cpu_model, pinned
+
 BENCH = Path(__file__).resolve().parent
 PEER = BENCH / ".peer"
 SOCKET_IO_VERSION = "4.8.1"
@@ -80,13 +83,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pinned(cpu: int, argv: list[str]) -> list[str]:
-    """Pin to one CPU when taskset exists and the machine has that CPU."""
-    if shutil.which("taskset") and (os.cpu_count() or 1) > cpu:
-        return ["taskset", "-c", str(cpu), *argv]
-    return argv
-
-
 def start_server(kind: str, port: int) -> tuple[subprocess.Popen[str], str]:
     if kind == "node":
         argv = ["node", str(PEER / "server.js"), str(port)]
@@ -95,7 +91,7 @@ def start_server(kind: str, port: int) -> tuple[subprocess.Popen[str], str]:
         argv = [sys.executable, str(Path(__file__).resolve()), "--serve", str(port)]
         cwd = BENCH.parent
     proc = subprocess.Popen(
-        pinned(0, argv), cwd=cwd, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True
+        pinned(argv, 0), cwd=cwd, stdout=subprocess.PIPE, stdin=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -122,7 +118,7 @@ def run_load(
         *(str(r) for r in rates),
     ]
     budget = 60 + len(rates) * (duration + 5)
-    out = subprocess.run(pinned(1, argv), capture_output=True, text=True, timeout=budget)
+    out = subprocess.run(pinned(argv, 1), capture_output=True, text=True, timeout=budget)
     if out.returncode != 0:
         raise SystemExit(f"load generator failed: {out.stderr[-2000:]}")
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
@@ -183,7 +179,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         "ratio_vs_node_without_gaps": round(ours_strict / node_strict, 2) if node_strict else None,
         "machine": {
             "cpus": os.cpu_count(),
-            "cpu_model": _cpu_model(),
+            "cpu_model": cpu_model(),
             "python": platform.python_version(),
             "node": subprocess.run(
                 ["node", "--version"], capture_output=True, text=True
@@ -195,16 +191,6 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         },
         **results,
     }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 # --- our server, started by the benchmark in its own process -------------------------------
