@@ -185,6 +185,30 @@ async def _system(
     return message
 
 
+async def _membership_changed(
+    session: AsyncSession,
+    *,
+    room: ChatRoom,
+    actor_id: int,
+    user_id: int,
+    event: str,
+    text: str,
+    media: LocalMediaStore,
+) -> None:
+    """Someone joined, left, was added or removed: a system note in the room's history and
+    `chat:room_updated` to the room and to them."""
+    await _system(
+        session,
+        room=room,
+        actor_id=actor_id,
+        event=event,
+        text=text,
+        media=media,
+        subject_id=user_id,
+    )
+    _tell(session, room.id, event, user_id)
+
+
 async def _name(session: AsyncSession, user_id: int) -> str:
     user = await account_queries.get_user(session, user_id=user_id)
     if user is None:
@@ -271,16 +295,15 @@ async def check_join(
     if room.type != "public":
         raise NotFound("No such room")
     await _add_member(session, room=room, user_id=user_id)
-    await _system(
+    await _membership_changed(
         session,
         room=room,
         actor_id=user_id,
+        user_id=user_id,
         event="joined",
         text=f"{await _name(session, user_id)} joined",
         media=media,
-        subject_id=user_id,
     )
-    _tell(session, room.id, "joined", user_id)
     return room
 
 
@@ -320,16 +343,15 @@ async def check_leave(
     """Leave a room; a direct room is left too (writing again brings one back)."""
     room, member = await queries.access_membership(session, user_id=user_id, room_id=room_id)
     await _remove(session, room=room, member=member, actor_id=user_id)
-    await _system(
+    await _membership_changed(
         session,
         room=room,
         actor_id=user_id,
+        user_id=user_id,
         event="left",
         text=f"{await _name(session, user_id)} left",
         media=media,
-        subject_id=user_id,
     )
-    _tell(session, room.id, "left", user_id)
 
 
 async def check_add_member(
@@ -344,16 +366,15 @@ async def check_add_member(
     await _existing_users(session, [user_id])
     await policy.check_may_message(session, actor_id=actor_id, target_id=user_id)
     await _add_member(session, room=room, user_id=user_id)
-    await _system(
+    await _membership_changed(
         session,
         room=room,
         actor_id=actor_id,
+        user_id=user_id,
         event="added",
         text=f"{await _name(session, actor_id)} added {await _name(session, user_id)}",
         media=media,
-        subject_id=user_id,
     )
-    _tell(session, room.id, "added", user_id)
 
 
 async def check_remove_member(
@@ -370,16 +391,15 @@ async def check_remove_member(
     if member is None:
         raise NotFound("Not a member")
     await _remove(session, room=room, member=member, actor_id=actor_id)
-    await _system(
+    await _membership_changed(
         session,
         room=room,
         actor_id=actor_id,
+        user_id=user_id,
         event="removed",
         text=f"{await _name(session, actor_id)} removed {await _name(session, user_id)}",
         media=media,
-        subject_id=user_id,
     )
-    _tell(session, room.id, "removed", user_id)
 
 
 async def check_set_role(
