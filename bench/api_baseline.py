@@ -169,6 +169,23 @@ def scratch_postgres(admin_url: str, name: str, *, drop: bool) -> str:
     return asyncio.run(scratch_postgres_async(admin_url, name, drop=drop))
 
 
+def start_serve(env: dict[str, str], *, within: float) -> tuple[subprocess.Popen[bytes], int]:
+    """`townsquare serve` on free ports, pinned to core 0; returns once its API port accepts."""
+    port = free_port()
+    cmd = [str(BIN), "serve", "--port", str(port), "--gateway-port", str(free_port())]
+    server = subprocess.Popen(pinned(cmd, 0), env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return server, port
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.terminate()
+                raise SystemExit("server did not start") from None
+            time.sleep(0.2)
+
+
 def machine_description() -> str:
     """CPU count, architecture and Python version, printed with the figures."""
     return f"{platform.machine()} x{os.cpu_count()}, Python {platform.python_version()}"
@@ -213,19 +230,8 @@ def main() -> None:
         quiet = {"env": env, "check": True, "capture_output": True}
         subprocess.run([str(BIN), "migrate"], **quiet)  # type: ignore[call-overload]
         subprocess.run([str(BIN), "demo", "--users", str(args.users)], **quiet)  # type: ignore[call-overload]
-        port = free_port()
-        cmd = [str(BIN), "serve", "--port", str(port), "--gateway-port", str(free_port())]
-        server = subprocess.Popen(pinned(cmd, 0), env=env, stderr=subprocess.DEVNULL)
+        server, port = start_serve(env, within=30)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("server did not start") from None
-                    time.sleep(0.2)
             results = asyncio.run(measure(port, args))
         finally:
             server.terminate()

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,10 +38,9 @@ from api_baseline import (
     RawClient,
     build_request,
     drive,
-    free_port,
     machine_description,
-    pinned,
     scratch_postgres,
+    start_serve,
 )
 
 SEED = 7
@@ -272,19 +270,8 @@ def main() -> None:
             env["TOWNSQUARE_DATABASE_URL"] = url
         generate_seconds = prepare(args, data, env)
         load_before = load_average()
-        port = free_port()
-        cmd = [str(BIN), "serve", "--port", str(port), "--gateway-port", str(free_port())]
-        server = subprocess.Popen(pinned(cmd, 0), env=env, stderr=subprocess.DEVNULL)
+        server, port = start_serve(env, within=60)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise SystemExit("server did not start") from None
-                    time.sleep(0.2)
             results = asyncio.run(measure(port, args, env, server.pid))
             results["load_average"] = {"before": load_before, "after": load_average()}
         finally:
