@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -15,6 +15,7 @@ from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from townsquare import __version__
+from townsquare.api_docs import install_api_docs
 from townsquare.config import Settings
 from townsquare.context import AppContext
 from townsquare.core import ids, security
@@ -45,11 +46,18 @@ _HTTP_CODES = {
 }
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """A bare problem+json response for errors raised outside our AppError classes."""
     body = {"type": f"https://townsquare.dev/problems/{code}", "title": detail, "status": status}
     body.update(detail=detail, code=code, **extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -76,7 +84,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, str(exc.detail))
+        # keep what the framework says with it, e.g. `Allow` on a 405 (RFC 9110 requires it)
+        return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(DBAPIError)
     async def database_error(request: Request, exc: DBAPIError) -> Response:
@@ -140,11 +149,12 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
         title="townsquare",
         version=__version__,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served from the package by install_api_docs (works offline)
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.ctx = context
+    install_api_docs(app)
     metrics = HttpMetrics(context.registry)
     app.add_middleware(
         RequestMiddleware,

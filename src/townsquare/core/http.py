@@ -1,4 +1,5 @@
-"""ASGI plumbing for every HTTP request: request id, body size cap, metrics, access log."""
+"""ASGI plumbing for every HTTP request: request id, body size cap, security headers, metrics,
+access log."""
 
 from __future__ import annotations
 
@@ -16,6 +17,16 @@ from townsquare.core.errors import AppError, BadRequest, PayloadTooLarge
 
 log = structlog.get_logger("townsquare.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Sent on every response unless the route set its own: no MIME sniffing, no framing by other
+# sites (clickjacking), and no full URL (with its ids and cursors) leaked in Referer elsewhere.
+_SAFE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+)
+# API answers are data, never a document to render: nothing may load from or frame them.
+_API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+_PAGE_CSP = b"frame-ancestors 'none'"
 
 
 class HttpMetrics:
@@ -74,10 +85,10 @@ class RequestMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                message["headers"] = _with_safe_headers(
+                    [*message.get("headers", []), (b"x-request-id", request_id.encode())],
+                    api=scope["path"].startswith("/api/") and not _is_docs_page(scope["path"]),
+                )
             await send(message)
 
         try:
@@ -108,6 +119,28 @@ class RequestMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _is_docs_page(path: str) -> bool:
+    """The API's interactive docs are a page (with its own scripts), not an API answer."""
+    return path.startswith("/api/v1/docs")
+
+
+def _with_safe_headers(
+    headers: list[tuple[bytes, bytes]], *, api: bool
+) -> list[tuple[bytes, bytes]]:
+    """Add the safe defaults the response does not set itself.
+
+    API answers also get `Cache-Control: no-store`: they carry tokens and personal data that no
+    shared cache or browser history should keep.
+    """
+    present = {name.lower() for name, _ in headers}
+    extra = [(name, value) for name, value in _SAFE_HEADERS if name not in present]
+    if b"content-security-policy" not in present:
+        extra.append((b"content-security-policy", _API_CSP if api else _PAGE_CSP))
+    if api and b"cache-control" not in present:
+        extra.append((b"cache-control", b"no-store"))
+    return [*headers, *extra]
 
 
 async def _bounded_body(
