@@ -21,6 +21,7 @@ from townsquare.context import AppContext
 from townsquare.core import ids, security
 from townsquare.core.errors import AppError
 from townsquare.core.http import HttpMetrics, RequestMiddleware
+from townsquare.core.migrations import schema_is_current
 from townsquare.domains.accounts.router import router as accounts_router
 from townsquare.domains.chat.router import router as chat_router
 from townsquare.domains.feed.router import router as feed_router
@@ -111,9 +112,11 @@ def _install_ops_routes(app: FastAPI, ctx_holder: dict[str, AppContext]) -> None
 
     @app.get("/readyz", tags=["ops"])
     async def readyz() -> Response:
-        """The database and the bus answer; 503 names what does not."""
+        """The database, its schema and the bus are ready; 503 names what is not."""
         ctx = ctx_holder["ctx"]
         checks = {"database": await ctx.db.ping(), "bus": await ctx.bus.ping()}
+        # a database behind (or ahead of) this code's migrations would fail requests
+        checks["schema"] = checks["database"] and await schema_is_current(ctx.db.engine)
         for name, probe in ctx.readiness_probes.items():
             checks[name] = await probe()
         ok = all(checks.values())

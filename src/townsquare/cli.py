@@ -24,21 +24,77 @@ def version() -> None:
     """Print the townsquare version and the schema revision it expects."""
     from townsquare.core.migrations import current_heads
 
-    settings = Settings()
-    typer.echo(f"townsquare {__version__} (schema {current_heads(settings.resolved_database_url)})")
+    typer.echo(f"townsquare {__version__} (schema {current_heads()})")
 
 
 @app.command()
 def migrate() -> None:
-    """Apply database migrations up to the newest schema."""
-    from townsquare.core.migrations import upgrade
+    """Apply database migrations up to the newest schema, naming each one applied."""
+    from townsquare.core.migrations import describe, upgrade
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.resolved_database_url)
+    applied = upgrade(settings.resolved_database_url)
+    for revision in applied:
+        console.print(f"applied {describe(revision)}")
+    state = f"{len(applied)} migration(s) applied" if applied else "nothing to apply"
     console.print(
-        f"[green]Database is up to date[/green] ({_safe_url(settings.resolved_database_url)})"
+        f"[green]Database is up to date[/green]: {state} "
+        f"({_safe_url(settings.resolved_database_url)})"
     )
+
+
+MigrateFlag = Annotated[
+    bool,
+    typer.Option(
+        "--migrate",
+        help="Cluster mode: apply pending migrations first (under an advisory lock) instead of "
+        "refusing to start",
+    ),
+]
+
+
+def prepare_schema(settings: Settings, *, migrate: bool) -> None:
+    """Bring or check the schema before serving, so no request meets a missing table.
+
+    Embedded mode (SQLite) migrates itself: it is one process and owns its file. On PostgreSQL
+    several processes share the database, so a schema that is behind stops the start with the
+    command to run, unless `--migrate` asks this process to apply it under an advisory lock.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    from townsquare.core.migrations import (
+        describe,
+        head_revisions,
+        schema_revisions_of,
+        upgrade,
+        upgrade_locked,
+    )
+
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        for revision in upgrade(url):
+            console.print(f"applied {describe(revision)}")
+        return
+    try:
+        current = asyncio.run(schema_revisions_of(url))
+    except (OSError, ConnectionError, DBAPIError) as exc:  # the database is not there at all
+        console.print(f"[red]Cannot reach the database ({_safe_url(url)}): {exc}[/red]")
+        raise typer.Exit(2) from exc
+    if current == head_revisions():
+        return
+    if migrate:
+        for revision in asyncio.run(upgrade_locked(url)):
+            console.print(f"applied {describe(revision)}")
+        return
+    at = ",".join(current) or "empty"
+    console.print(
+        f"[red]The database schema is behind this townsquare (database at {at}, this version "
+        f"needs {','.join(head_revisions())}). Run `townsquare migrate` first, or start with "
+        "--migrate.[/red]"
+    )
+    raise typer.Exit(2)
 
 
 @app.command()
@@ -46,11 +102,13 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address for the API")] = None,
     port: Annotated[int | None, typer.Option(help="Port for the API")] = None,
     gateway_port: Annotated[int | None, typer.Option(help="Port for the real-time gateway")] = None,
+    migrate: MigrateFlag = False,
 ) -> None:
     """Serve the API (and the real-time gateway beside it) until interrupted."""
     from townsquare.server import run_server
 
     settings = Settings()
+    prepare_schema(settings, migrate=migrate)
     if host is not None:
         settings.host = host
     if port is not None:
@@ -64,11 +122,13 @@ def serve(
 def gateway(
     host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
     port: Annotated[int | None, typer.Option(help="Port for the gateway")] = None,
+    migrate: MigrateFlag = False,
 ) -> None:
     """Serve only the real-time gateway (for cluster deployments with Redis)."""
     from townsquare.server import run_gateway
 
     settings = Settings()
+    prepare_schema(settings, migrate=migrate)
     if host is not None:
         settings.host = host
     if port is not None:
@@ -79,6 +139,7 @@ def gateway(
 @app.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option(help="Jobs run at once")] = None,
+    migrate: MigrateFlag = False,
 ) -> None:
     """Run background jobs from the Redis queue (cluster mode; embedded serve runs them itself)."""
     from townsquare.server import run_worker
@@ -89,6 +150,7 @@ def worker(
     if not settings.cluster:
         console.print("[red]townsquare worker needs TOWNSQUARE_REDIS_URL (cluster mode)[/red]")
         raise typer.Exit(2)
+    prepare_schema(settings, migrate=migrate)
     run_event_loop(run_worker(settings))
 
 

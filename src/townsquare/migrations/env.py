@@ -21,6 +21,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         include_object=include_object,  # full-text search objects live outside the models
+        on_version_apply=config.attributes.get("on_version_apply"),  # migrate's report
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,190 @@
+"""Starting honestly: embedded `serve` migrates itself, cluster refuses a schema that is behind,
+`/readyz` says when the schema is not current, `version` and `migrate` say what they mean."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from tests.e2e.test_cli_and_server import BIN, free_port, run
+from townsquare.core.db import make_engine
+from townsquare.core.migrations import head_revisions, upgrade
+
+PG_URL = os.environ.get("TOWNSQUARE_TEST_DATABASE_URL")
+
+
+def wait_healthy(server: subprocess.Popen[str], base: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, server.stderr.read() if server.stderr else ""
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.2)
+
+
+def start_serve(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen[str], str]:
+    port, gateway_port = free_port(), free_port()
+    server = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port), "--gateway-port", str(gateway_port), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TOWNSQUARE_")}
+    clean["TOWNSQUARE_DATA_DIR"] = str(tmp_path / "var")
+    clean["TOWNSQUARE_LOG_JSON"] = "true"
+    return clean
+
+
+@pytest.fixture
+def scratch_pg() -> Iterator[str]:
+    """An empty PostgreSQL database of its own, dropped after the test."""
+    if not PG_URL:
+        pytest.skip("cluster mode needs TOWNSQUARE_TEST_DATABASE_URL")
+    name = f"townsquare_start_{secrets.token_hex(4)}"
+    admin = make_url(PG_URL)
+
+    async def execute(sql: str) -> None:
+        engine = make_engine(admin.render_as_string(hide_password=False))
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_embedded_serve_migrates_an_empty_database_itself(env):
+    server, base = start_serve(env)
+    try:
+        wait_healthy(server, base)
+        ready = httpx.get(f"{base}/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["schema"] is True
+        body = {"username": "first_user", "email": "f@example.org", "password": "a-real-password-1"}
+        assert httpx.post(f"{base}/api/v1/auth/register", json=body).status_code == 201
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_embedded_serve_brings_an_outdated_database_up(env, tmp_path):
+    data = tmp_path / "var"
+    data.mkdir()
+    upgrade(f"sqlite+aiosqlite:///{data / 'townsquare.db'}", "0001")
+    server, base = start_serve(env)
+    try:
+        wait_healthy(server, base)
+        assert httpx.get(f"{base}/readyz").json()["checks"]["schema"] is True
+        body = {"username": "later_user", "email": "l@example.org", "password": "a-real-password-1"}
+        assert httpx.post(f"{base}/api/v1/auth/register", json=body).status_code == 201
+        login = httpx.post(
+            f"{base}/api/v1/auth/login", json={k: body[k] for k in ("username", "password")}
+        )
+        feed = httpx.get(
+            f"{base}/api/v1/feed",
+            headers={"Authorization": f"Bearer {login.json()['access_token']}"},
+        )
+        assert feed.status_code == 200, feed.text  # tables of later migrations exist
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_cluster_serve_refuses_a_schema_that_is_behind(env, scratch_pg):
+    env = env | {"TOWNSQUARE_DATABASE_URL": scratch_pg}
+    refused = subprocess.run(
+        [str(BIN), "serve", "--port", str(free_port()), "--gateway-port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "townsquare migrate" in refused.stderr
+    assert "database at empty" in refused.stderr
+    server, base = start_serve(env, "--migrate")
+    try:
+        wait_healthy(server, base)
+        assert httpx.get(f"{base}/readyz").json()["checks"]["schema"] is True
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    logs = server.stderr.read() if server.stderr else ""
+    assert "applied 0001" in logs
+
+
+def test_version_names_one_schema_head(env):
+    printed = run(["version"], env)
+    assert printed.returncode == 0
+    assert len(head_revisions()) == 1
+    assert printed.stdout.strip().endswith(f"(schema {head_revisions()[0]})")
+
+
+def test_migrate_says_what_it_applied(env):
+    first = run(["migrate"], env)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001" in first.stderr
+    assert f"applied {head_revisions()[0]}" in first.stderr
+    again = run(["migrate"], env)
+    assert again.returncode == 0
+    assert "applied" not in again.stderr.replace("migration(s) applied", "")
+    assert "nothing to apply" in again.stderr
+
+
+async def test_readyz_is_false_while_the_schema_is_behind(backend, tmp_path, make_client):
+    if backend == "embedded":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+        await asyncio.to_thread(upgrade, url, "0001")
+        await check_readyz_behind(make_client, url)
+        return
+    assert PG_URL
+    name = f"townsquare_ready_{secrets.token_hex(4)}"
+    admin = make_engine(PG_URL)
+    async with admin.connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        await asyncio.to_thread(upgrade, url, "0001")
+        await check_readyz_behind(make_client, url)
+    finally:
+        async with admin.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def check_readyz_behind(make_client, url: str) -> None:
+    async with make_client(database_url=url) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["schema"] is False
+        assert ready.json()["checks"]["database"] is True
+        await asyncio.to_thread(upgrade, url)
+        assert (await client.get("/readyz")).status_code == 200
