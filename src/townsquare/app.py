@@ -1,4 +1,7 @@
-"""create_app(): the FastAPI application and its lifespan (database, bus, workers)."""
+"""create_app(): the FastAPI application and its lifespan (database, bus, workers).
+
+The domains it serves are those of `townsquare.wiring.DOMAINS`, listed there explicitly.
+"""
 
 from __future__ import annotations
 
@@ -22,17 +25,9 @@ from townsquare.core import ids, security
 from townsquare.core.errors import AppError
 from townsquare.core.http import HttpMetrics, RequestMiddleware
 from townsquare.core.migrations import schema_is_current
-from townsquare.domains.accounts.router import router as accounts_router
-from townsquare.domains.chat.router import router as chat_router
-from townsquare.domains.feed.router import router as feed_router
-from townsquare.domains.notifications.router import router as notifications_router
 from townsquare.domains.posts import uploads as post_uploads
-from townsquare.domains.posts.router import router as posts_router
-from townsquare.domains.search.router import router as search_router
-from townsquare.domains.social.router import router as social_router
-from townsquare.infra.jobs_router import router as jobs_router
 from townsquare.infra.media import MediaFiles
-from townsquare.realtime.router import router as realtime_router
+from townsquare.wiring import routers
 
 log = structlog.get_logger("townsquare.app")
 PROBLEM = "application/problem+json"
@@ -168,14 +163,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     )
     _install_error_handlers(app)
     _install_ops_routes(app, holder)
-    app.include_router(accounts_router)
-    app.include_router(social_router)
-    app.include_router(posts_router)
-    app.include_router(feed_router)
-    app.include_router(search_router)
-    app.include_router(realtime_router)
-    app.include_router(jobs_router)
-    app.include_router(notifications_router)
-    app.include_router(chat_router)
+    for router in routers():  # every domain's, from wiring.DOMAINS
+        app.include_router(router)
     app.mount("/media", MediaFiles(directory=context.media.root, check_dir=False), name="media")
     return app

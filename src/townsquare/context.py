@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 from prometheus_client import CollectorRegistry
@@ -15,6 +16,9 @@ from townsquare.infra.bus import Bus, make_bus_for, publish_deliveries
 from townsquare.infra.jobs import JobQueue, MemoryJobQueue, QueueOptions, attach, make_queue
 from townsquare.infra.media import LocalMediaStore
 from townsquare.infra.ratelimit import RateLimiter
+
+if TYPE_CHECKING:
+    from townsquare.realtime.hooks import GatewayHooks
 
 
 @dataclass
@@ -30,10 +34,14 @@ class AppContext:
     jwt_secret: str = ""
     readiness_probes: dict[str, Callable[[], Awaitable[bool]]] = field(default_factory=dict)
     jobs: JobQueue = field(default_factory=MemoryJobQueue)
+    # what a gateway needs of the domains (authentication, presence, handlers); see wiring.py
+    gateway_hooks: GatewayHooks | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> AppContext:
-        """Wire the embedded or cluster adapters the settings ask for."""
+        """Wire the embedded or cluster adapters the settings ask for, and the domains."""
+        from townsquare import wiring  # the domains import this module: import them on use
+
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         bus = make_bus_for(settings)
 
@@ -60,13 +68,11 @@ class AppContext:
             media=LocalMediaStore(settings.media_dir),
             jwt_secret=settings.resolved_jwt_secret(),
             jobs=jobs,
+            gateway_hooks=wiring.gateway_hooks(),
         )
 
     async def start(self) -> None:
-        from townsquare.infra.jobs import load_domain_jobs
-
         await self.bus.start()
-        load_domain_jobs()
         inline = self.settings.jobs_inline
         await self.jobs.start(
             self, consume=inline, schedule=inline and self.settings.jobs_schedules_enabled

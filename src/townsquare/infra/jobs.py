@@ -1,6 +1,6 @@
 """Background jobs: an in-process runner (embedded) or a Redis queue (cluster, `townsquare worker`).
 
-A domain registers job functions in its `jobs.py` (imported by `load_domain_jobs`):
+A domain registers job functions in its `jobs.py` (imported by the app's DOMAINS, wiring.py):
 
     @registry.job("notifications.deliver", max_attempts=6)
     async def deliver(ctx: AppContext, payload: dict[str, Any]) -> None: ...
@@ -26,11 +26,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import importlib
 import itertools
 import json
 import os
-import pkgutil
 import random
 import secrets
 import time
@@ -114,21 +112,6 @@ class JobRegistry:
 
 
 registry = JobRegistry()
-
-
-def load_domain_jobs() -> JobRegistry:
-    """Import every `townsquare.domains.<name>.jobs` module so its jobs register themselves."""
-    import townsquare.domains as domains
-
-    for info in pkgutil.iter_modules(domains.__path__):
-        if info.ispkg:
-            name = f"townsquare.domains.{info.name}.jobs"
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-    return registry
 
 
 @dataclass(slots=True)

@@ -1,6 +1,7 @@
 """Where domains plug into the gateway: Socket.IO event handlers and room-join policies.
 
-A domain's `handlers.py` registers with the module-level `registry`:
+A domain's `handlers.py` registers with the module-level `registry` when it is imported (the
+app imports every domain's handlers explicitly, see `townsquare.wiring`):
 
     @registry.on("chat:message", model=SendMessage, rate=Rule(60, 60))
     async def send(ctx: HandlerContext, data: SendMessage) -> dict[str, Any]: ...
@@ -13,8 +14,6 @@ Handlers stay thin (parse, authorize, call the action, shape the reply), as HTTP
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,7 +24,7 @@ from townsquare.infra.ratelimit import Rule
 
 if TYPE_CHECKING:
     from townsquare.context import AppContext
-    from townsquare.domains.accounts.policy import Principal
+    from townsquare.realtime.hooks import Caller
 
 HandlerFn = Callable[["HandlerContext", Any], Awaitable[Any]]
 PolicyFn = Callable[["HandlerContext", str], Awaitable[None]]
@@ -37,7 +36,7 @@ class HandlerContext:
 
     __slots__ = ("_conn", "_gateway", "app", "principal")
 
-    def __init__(self, gateway: Any, conn: Any, app: AppContext, principal: Principal) -> None:
+    def __init__(self, gateway: Any, conn: Any, app: AppContext, principal: Caller) -> None:
         self._gateway = gateway
         self._conn = conn
         self.app = app
@@ -131,18 +130,3 @@ class HandlerRegistry:
 
 
 registry = HandlerRegistry()
-
-
-def load_domain_handlers() -> HandlerRegistry:
-    """Import every `townsquare.domains.<name>.handlers` module so they register themselves."""
-    import townsquare.domains as domains
-
-    for info in pkgutil.iter_modules(domains.__path__):
-        if info.ispkg:
-            name = f"townsquare.domains.{info.name}.handlers"
-            try:
-                importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-    return registry

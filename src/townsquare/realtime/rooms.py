@@ -17,6 +17,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.core.events import Event, emit, user_room
+from townsquare.infra.bus import BusMessage
 
 ROOM_LEFT_EVENT = "room:left"
 
@@ -40,3 +41,15 @@ def evict_from_room(session: AsyncSession, *, room: str, user_ids: Iterable[int]
     users = dict.fromkeys(int(u) for u in user_ids)
     if users:
         emit(session, RoomLeft(room=room), to=[user_room(u) for u in users])
+
+
+def evicted_room(msg: BusMessage) -> str | None:
+    """The room a `room:left` in a user's room names, if it is one connections can leave."""
+    if not msg.room.startswith("user:"):
+        return None
+    try:
+        data = msg.data()
+    except ValueError:
+        return None
+    room = data.get("room") if isinstance(data, dict) else None
+    return room if isinstance(room, str) and is_evictable(room) else None

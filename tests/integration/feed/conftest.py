@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from tests.factories import app_ctx
 from tests.integration.realtime.conftest import js_client, node_modules  # noqa: F401
 from townsquare.realtime import Gateway
-from townsquare.realtime.registry import load_domain_handlers
+from townsquare.wiring import handler_registry
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ async def live_gateway(client) -> AsyncIterator[str]:
     ctx = app_ctx(client)
     gateway = Gateway(
         ctx,
-        registry=load_domain_handlers(),
+        registry=handler_registry(),
         metrics_registry=CollectorRegistry(),
         freeze_gc=False,
     )

@@ -274,9 +274,9 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
 
 
 def test_digests_and_cleanup_are_scheduled() -> None:
-    from townsquare.infra.jobs import load_domain_jobs
+    from townsquare.wiring import job_registry
 
-    schedules = load_domain_jobs().schedules
+    schedules = job_registry().schedules
     assert schedules["notifications.digest"].every == 900
     assert schedules["notifications.cleanup"].every == 3600
 

@@ -24,7 +24,7 @@ from tests.integration.notifications.push_endpoint import (
 )
 from townsquare.domains.notifications.actions import Target
 from townsquare.domains.notifications.models import Notification, PushSubscription
-from townsquare.realtime.presence_service import presence_service
+from townsquare.domains.presence import actions as presence_actions
 
 SUBS = "/api/v1/notifications/push/subscriptions"
 
@@ -170,8 +170,9 @@ async def test_no_push_while_the_user_is_online_unless_urgent(client, service):
     ben = await register(client)
     browser = Browser()
     await subscribe(client, ana, browser, service.endpoint("online"))
-    presence = presence_service(app_ctx(client))
-    await presence.connected(int(ana.id), "test-connection")
+    await presence_actions.do_connect(
+        app_ctx(client), user_id=int(ana.id), conn_key="test-connection"
+    )
     try:
         await notify(client, recipient_id=ana.id, type="comment", actor_id=ben.id)
         await app_ctx(client).jobs.idle()
@@ -184,7 +185,9 @@ async def test_no_push_while_the_user_is_online_unless_urgent(client, service):
         assert browser.decrypt(got.body)["priority"] == "urgent"
         assert got.headers["urgency"] == "high"
     finally:
-        await presence.disconnected(int(ana.id), "test-connection")
+        await presence_actions.do_disconnect(
+            app_ctx(client), user_id=int(ana.id), conn_key="test-connection"
+        )
     await notify(client, recipient_id=ana.id, type="comment", actor_id=ben.id)
     await app_ctx(client).jobs.idle()
     assert len(service.for_path("online")) == 2  # offline again: pushed

@@ -6,7 +6,7 @@ from typing import Any
 
 from tests.factories import app_ctx
 from tests.integration.social.conftest import befriend, published  # noqa: F401
-from townsquare.realtime.presence_service import presence_service
+from townsquare.domains.presence import actions as presence_actions
 
 
 async def post(client, member, text="Hello town", **extra: Any) -> dict[str, Any]:
@@ -22,9 +22,9 @@ async def see(client, viewer, post_id) -> int:
 
 async def go_online(client, *members) -> None:
     """Mark members connected, as a gateway would: live events are addressed to them only."""
-    service = presence_service(app_ctx(client))
+    ctx = app_ctx(client)
     for member in members:
-        await service.connected(int(member.id), f"test-{member.id}")
+        await presence_actions.do_connect(ctx, user_id=int(member.id), conn_key=f"test-{member.id}")
 
 
 __all__ = ["befriend", "go_online", "post", "see"]

@@ -22,6 +22,7 @@ from townsquare.core.errors import Forbidden
 from townsquare.infra.bus import make_bus
 from townsquare.realtime import Gateway
 from townsquare.realtime.registry import HandlerContext, HandlerRegistry
+from townsquare.wiring import handler_registry
 
 ROOT = Path(__file__).resolve().parents[3]
 DRIVER = ROOT / "tests" / "e2e" / "js" / "sio_driver.js"
@@ -47,8 +48,10 @@ async def until(condition: Callable[[], Any]) -> None:
 
 
 def make_registry() -> HandlerRegistry:
-    """Handlers and a room policy that exercise the gateway without any domain."""
+    """Handlers and a room policy that exercise the gateway without any domain, plus presence's
+    `presence:activity` (every connection reports to presence, as in a real deployment)."""
     reg = HandlerRegistry()
+    reg.handlers["presence:activity"] = handler_registry().handlers["presence:activity"]
     applied: list[Any] = []
 
     @reg.on("test:echo", state_changing=False)

@@ -124,10 +124,10 @@ async def test_backend_failure_during_handshake_is_a_clear_refusal(
 ) -> None:
     gw, url = gateway
 
-    async def broken(user_id: int, *, now: int) -> int:
+    async def broken(user_id: int) -> int:
         raise RuntimeError("redis is down")
 
-    gw.presence.store.count = broken  # type: ignore[method-assign]
+    gw.conn_listener.count = broken  # type: ignore[method-assign]
     async with js_client(url, auth={"token": member.access_token}, reconnection=False) as js:
         err = await js.expect_type("connect_error")
         assert err["data"]["code"] == "unavailable"

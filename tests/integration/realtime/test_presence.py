@@ -15,10 +15,10 @@ from tests.integration.realtime.conftest import GatewayFactory, JsClient, JsFact
 from townsquare.context import AppContext
 from townsquare.core.events import user_room
 from townsquare.domains.accounts.models import User
+from townsquare.domains.presence.queries import presence_service
+from townsquare.domains.presence.router import router
+from townsquare.domains.presence.store import RedisPresence, now_ms
 from townsquare.realtime import Gateway
-from townsquare.realtime.presence import RedisPresence, now_ms
-from townsquare.realtime.presence_service import presence_service
-from townsquare.realtime.router import router
 
 
 def _presence(status: str) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from PIL import Image, ImageOps
@@ -652,3 +652,8 @@ async def do_bump_counter(
         .values({column: getattr(User, column) + delta})
         .execution_options(synchronize_session=False)
     )
+
+
+async def do_record_last_seen(session: AsyncSession, *, user_id: int, at: datetime) -> None:
+    """Store when the user was last connected (presence calls this as they go offline)."""
+    await session.execute(update(User).where(User.id == user_id).values(last_seen_at=at))

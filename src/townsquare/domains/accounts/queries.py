@@ -106,6 +106,14 @@ async def get_settings(session: AsyncSession, *, user_id: int) -> UserSettings:
     return settings
 
 
+async def shows_online_status(session: AsyncSession, *, user_id: int) -> bool:
+    """Whether the user lets others see them online (yes when they have no settings row)."""
+    value = await session.scalar(
+        select(UserSettings.show_online_status).where(UserSettings.user_id == user_id)
+    )
+    return bool(value) if value is not None else True
+
+
 async def relationship(
     session: AsyncSession, *, viewer_id: int | None, owner_id: int
 ) -> Relationship:

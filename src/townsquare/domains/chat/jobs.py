@@ -11,8 +11,8 @@ from townsquare.domains.chat import actions, queries
 from townsquare.domains.chat.models import ChatMember, ChatMessage, ChatRoom
 from townsquare.domains.notifications import actions as notifications
 from townsquare.domains.notifications.actions import Target
+from townsquare.domains.presence.queries import presence_service
 from townsquare.infra.jobs import registry
-from townsquare.realtime.presence_service import presence_service
 
 if TYPE_CHECKING:
     from townsquare.context import AppContext

@@ -21,10 +21,10 @@ from townsquare.core.events import Delivery, user_room
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.feed.schemas import LikesReceived
 from townsquare.domains.posts.models import Post
+from townsquare.domains.presence.queries import presence_service
+from townsquare.domains.presence.store import now_ms
 from townsquare.domains.social import queries as social_queries
 from townsquare.infra.bus import publish_deliveries
-from townsquare.realtime.presence import now_ms
-from townsquare.realtime.presence_service import presence_service
 
 log = structlog.get_logger("townsquare.feed.live")
 RECENT = 3

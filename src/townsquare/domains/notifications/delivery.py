@@ -32,9 +32,9 @@ from townsquare.domains.notifications.models import (
     PushSubscription,
 )
 from townsquare.domains.posts import queries as posts_queries
+from townsquare.domains.presence.queries import presence_service
 from townsquare.infra.email import Email, EmailError, Mailer, SmtpConfig
 from townsquare.infra.push import PushError, PushSender, PushTarget, load_or_create_vapid_pem
-from townsquare.realtime.presence_service import presence_service
 
 if TYPE_CHECKING:
     from townsquare.context import AppContext
