@@ -21,6 +21,7 @@ from townsquare.core import ids, security
 from townsquare.core.errors import AppError
 from townsquare.core.http import HttpMetrics, RequestMiddleware
 from townsquare.domains.accounts.router import router as accounts_router
+from townsquare.domains.admin.router import router as jobs_router
 from townsquare.domains.chat.router import router as chat_router
 from townsquare.domains.feed.router import router as feed_router
 from townsquare.domains.notifications.router import router as notifications_router
@@ -28,7 +29,6 @@ from townsquare.domains.posts import uploads as post_uploads
 from townsquare.domains.posts.router import router as posts_router
 from townsquare.domains.search.router import router as search_router
 from townsquare.domains.social.router import router as social_router
-from townsquare.infra.jobs_router import router as jobs_router
 from townsquare.infra.media import MediaFiles
 from townsquare.realtime.router import router as realtime_router
 
