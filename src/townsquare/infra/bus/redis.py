@@ -27,7 +27,7 @@ from townsquare.infra.bus.base import (
 
 log = structlog.get_logger(__name__)
 
-# Publish one event to many durable rooms in one call: append, trim the window, publish.
+# Append, trim and publish one event for many durable rooms in one call (why: the script's header).
 _PUBLISH_DURABLE = (resources.files("townsquare.infra.bus") / "publish_durable.lua").read_text(
     encoding="utf-8"
 )
