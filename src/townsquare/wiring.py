@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from townsquare.domains.accounts import jobs as accounts_jobs
 from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts import router as accounts_router
+from townsquare.domains.admin import router as admin_router
 from townsquare.domains.chat import handlers as chat_handlers
 from townsquare.domains.chat import jobs as chat_jobs
 from townsquare.domains.chat import router as chat_router
@@ -32,7 +33,6 @@ from townsquare.domains.search import router as search_router
 from townsquare.domains.social import handlers as social_handlers
 from townsquare.domains.social import router as social_router
 from townsquare.infra import jobs as infra_jobs
-from townsquare.infra import jobs_router as admin_router  # domains/admin once the jobs routes move
 from townsquare.realtime.hooks import GatewayHooks
 from townsquare.realtime.registry import HandlerRegistry
 from townsquare.realtime.registry import registry as socket_registry

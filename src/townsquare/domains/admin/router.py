@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel
 
 from townsquare.core.errors import NotFound
-from townsquare.core.ids import Id
 from townsquare.core.pagination import MAX_LIMIT, Page, decode_id_cursor, encode_cursor
 from townsquare.domains.accounts.dependencies import AdminUser, Ctx
+from townsquare.domains.admin.schemas import DeadJob, QueueState, Replayed
 from townsquare.infra.jobs import Job
 
 router = APIRouter(prefix="/api/v1/admin/jobs", tags=["admin"])
 JobIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-class QueueState(BaseModel):
-    backend: str
-    consuming_here: bool
-    ready: int
-    delayed: int
-    running: int
-    dead: int
-    jobs: list[str]
-    schedules: dict[str, float]
-
-
-class DeadJob(BaseModel):
-    id: Id
-    name: str
-    payload: dict[str, Any]
-    attempts: int
-    last_error: str | None
-    enqueued_at: float
-    failed_at: float | None
-
-
-class Replayed(BaseModel):
-    id: Id
-    replayed: bool
 
 
 def _view(job: Job) -> DeadJob:
