@@ -21,8 +21,7 @@ from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS
 from townsquare.core.pagination import decode_cursor, encode_cursor
 from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
-from townsquare.domains.feed import fast, ranking
-from townsquare.domains.feed.cache import SnapshotStore
+from townsquare.domains.feed import pages, ranking
 from townsquare.domains.feed.models import Interaction
 from townsquare.domains.feed.schemas import (
     FeedItem,
@@ -31,6 +30,7 @@ from townsquare.domains.feed.schemas import (
     Trending,
     TrendingTag,
 )
+from townsquare.domains.feed.snapshots import SnapshotStore
 from townsquare.domains.posts import queries as posts_queries
 from townsquare.domains.posts.models import Comment, Post, PostLike, PostTag
 from townsquare.domains.posts.schemas import POST_TYPES
@@ -57,13 +57,13 @@ def id_at(moment: datetime) -> int:
     return ms << (NODE_BITS + SEQUENCE_BITS)
 
 
-def _authors(graph: fast.Graph, *, following_only: bool = False) -> frozenset[int]:
+def _authors(graph: pages.Graph, *, following_only: bool = False) -> frozenset[int]:
     """Whose posts may enter the feed: friends, follows, oneself, minus mutes/blocks/bans."""
     base = graph.following if following_only else graph.friends | graph.following | {graph.me}
     return base - graph.excluded
 
 
-def _preferences(graph: fast.Graph) -> FeedPreferences:
+def _preferences(graph: pages.Graph) -> FeedPreferences:
     if graph.preferences is None:
         return FeedPreferences()
     return FeedPreferences.model_construct(None, **graph.preferences)
@@ -106,8 +106,8 @@ def _candidates_sql(
 
 
 async def _candidates(
-    reader: fast.Reader,
-    graph: fast.Graph,
+    reader: pages.Reader,
+    graph: pages.Graph,
     authors: frozenset[int],
     settings: Settings,
     *,
@@ -140,13 +140,13 @@ async def ranked_ids(
     session: AsyncSession, *, principal: Principal, settings: Settings, now: datetime
 ) -> RankedSnapshot:
     """Score the newest candidates of the viewer's network and order them best first."""
-    reader = await fast.Reader.of(session)
-    graph = await fast.graph(reader, user_id=principal.user_id)
+    reader = await pages.Reader.of(session)
+    graph = await pages.graph(reader, user_id=principal.user_id)
     return await _ranked(reader, graph, settings=settings, now=now)
 
 
 async def _ranked(
-    reader: fast.Reader, graph: fast.Graph, *, settings: Settings, now: datetime
+    reader: pages.Reader, graph: pages.Graph, *, settings: Settings, now: datetime
 ) -> RankedSnapshot:
     since = id_at(now - timedelta(days=settings.feed_window_days))
     rows = await _candidates(
@@ -180,14 +180,14 @@ async def _render_json(
     principal: Principal,
     ordered: Sequence[tuple[int, float | None]],
     media: LocalMediaStore,
-    reader: fast.Reader | None = None,
+    reader: pages.Reader | None = None,
 ) -> list[dict[str, Any]]:
     """FeedItem JSON in the given order, re-checking visibility (a post may have gone since)."""
     if not ordered:
         return []
-    reader = reader or await fast.Reader.of(session)
+    reader = reader or await pages.Reader.of(session)
     ids = [pid for pid, _ in ordered]
-    found = await fast.render(reader, viewer=principal, ids=ids, media=media)
+    found = await pages.render(reader, viewer=principal, ids=ids, media=media)
     shared_ids = {r.shared_post_id for r in found.values() if r.shared_post_id is not None}
     if shared_ids:  # rare: the originals of shares, through the posts domain's own renderer
         originals = (
@@ -218,7 +218,7 @@ async def _render(
     principal: Principal,
     ordered: Sequence[tuple[int, float | None]],
     media: LocalMediaStore,
-    reader: fast.Reader | None = None,
+    reader: pages.Reader | None = None,
 ) -> list[FeedItem]:
     """Feed items as models, for replies that embed them (activity stream, trending)."""
     items = await _render_json(
@@ -240,8 +240,8 @@ async def _latest_json(
     since: int | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Reverse-chronological items before an id; returns them and the next `before`."""
-    reader = await fast.Reader.of(session)
-    graph = await fast.graph(reader, user_id=principal.user_id)
+    reader = await pages.Reader.of(session)
+    graph = await pages.graph(reader, user_id=principal.user_id)
     authors = _authors(graph, following_only=following_only)
     rows = await _candidates(
         reader, graph, authors, settings, limit=limit + 1, types=types, since=since, before=before

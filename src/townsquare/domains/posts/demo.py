@@ -16,9 +16,9 @@ from sqlalchemy import func, insert, select, text, update
 from townsquare.core.clock import utcnow
 from townsquare.core.db import Database
 from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS, new_id
+from townsquare.core.text import find_tags
 from townsquare.demo import bulk_insert, bulk_load
 from townsquare.domains.accounts.models import User
-from townsquare.domains.posts.content import find_tags
 from townsquare.domains.posts.models import Comment, Post, PostLike, PostTag
 from townsquare.domains.social.models import Follow, Friendship
 

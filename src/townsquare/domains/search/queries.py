@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS
 from townsquare.core.pagination import Page, decode_cursor, decode_id_cursor, encode_cursor
+from townsquare.core.text import normalize_tag
 from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.feed.queries import id_at
 from townsquare.domains.posts import queries as posts_queries
-from townsquare.domains.posts.content import normalize_tag
 from townsquare.domains.posts.models import Post, PostTag
 from townsquare.domains.posts.schemas import PostView
 from townsquare.domains.search.snapshots import Snapshot, SnapshotStore
