@@ -19,9 +19,8 @@ from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.events import emit, user_room
 from townsquare.core.text import find_mentions, find_tags, plain, sanitize
 from townsquare.domains.accounts import actions as accounts_actions
-from townsquare.domains.accounts.models import User
+from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts.policy import Principal
-from townsquare.domains.accounts.queries import username_key
 from townsquare.domains.notifications import actions as notifications
 from townsquare.domains.posts import policy, queries, uploads
 from townsquare.domains.posts.models import (
@@ -47,7 +46,6 @@ from townsquare.domains.posts.schemas import (
     ReportCreate,
 )
 from townsquare.domains.social import queries as social_queries
-from townsquare.domains.social.models import Follow, Friendship, Mute
 from townsquare.infra import images, jobs
 from townsquare.infra.media import LocalMediaStore
 
@@ -94,18 +92,13 @@ def _check_text(text: str) -> str:
 
 async def _resolve_mentions(
     session: AsyncSession, *, author_id: int, names: list[str]
-) -> list[User]:
-    """Users named with @; unknown, banned and blocked names stay plain text."""
+) -> list[tuple[int, str]]:
+    """(id, username) of users named with @; unknown, banned and blocked names stay plain text."""
     if not names:
         return []
-    keys = {username_key(n) for n in names}
     hidden = await social_queries.hidden_ids(session, viewer_id=author_id)
-    users = (
-        await session.execute(
-            select(User).where(User.username_key.in_(keys), User.status != "banned")
-        )
-    ).scalars()
-    return [u for u in users if u.id not in hidden and u.id != author_id]
+    users = await accounts_queries.usernames_in_standing(session, usernames=names)
+    return [(uid, name) for uid, name in users if uid not in hidden and uid != author_id]
 
 
 async def _set_tags_and_mentions(
@@ -125,27 +118,27 @@ async def _set_tags_and_mentions(
     mentioned = await _resolve_mentions(
         session, author_id=post.author_id, names=find_mentions(post.text)
     )
-    post.mentions = [u.username for u in mentioned]
-    author = await session.get(User, post.author_id)
+    post.mentions = [name for _, name in mentioned]
+    author = await accounts_queries.get_user(session, user_id=post.author_id)
     assert author is not None
-    for user in mentioned:
-        session.add(PostMention(post_id=post.id, user_id=user.id))
+    for user_id, _ in mentioned:
+        session.add(PostMention(post_id=post.id, user_id=user_id))
         if (
             announce
-            and user.id not in old
-            and not await social_queries.is_muted(session, muter_id=user.id, muted_id=author.id)
+            and user_id not in old
+            and not await social_queries.is_muted(session, muter_id=user_id, muted_id=author.id)
         ):
             emit(
                 session,
                 PostMentioned(
                     post_id=post.id, author_id=author.id, author_username=author.username
                 ),
-                to=[user_room(user.id)],
+                to=[user_room(user_id)],
             )
-        if announce and user.id not in old:
+        if announce and user_id not in old:
             await notifications.notify(
                 session,
-                recipient_id=user.id,
+                recipient_id=user_id,
                 type="mention",
                 actor_id=author.id,
                 target=notifications.Target("post", post.id),
@@ -215,18 +208,8 @@ async def live_audience(
     Followers and friends of the author, narrowed by privacy, minus blocks either way with the
     author (and with the actor, for comments) and minus anyone who muted them.
     """
-    followers = set(
-        (
-            await session.execute(select(Follow.follower_id).where(Follow.followee_id == author_id))
-        ).scalars()
-    )
-    friends = set(
-        (
-            await session.execute(
-                select(Friendship.friend_id).where(Friendship.user_id == author_id)
-            )
-        ).scalars()
-    )
+    followers = await social_queries.follower_ids(session, user_id=author_id)
+    friends = await social_queries.friend_ids(session, user_id=author_id)
     if privacy == "private":
         network: set[int] = set()
     elif privacy == "friends":
@@ -238,9 +221,7 @@ async def live_audience(
     excluded: set[int] = set()
     for person in people:
         excluded |= await social_queries.hidden_ids(session, viewer_id=person)
-        excluded |= set(
-            (await session.execute(select(Mute.muter_id).where(Mute.muted_id == person))).scalars()
-        )
+        excluded |= await social_queries.muter_ids(session, muted_id=person)
     network -= excluded  # for a comment this drops the author too if they muted the actor
     if online is not None:  # nobody offline can receive a live event: do not address them
         network = set(await online(sorted(network)))
