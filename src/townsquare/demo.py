@@ -93,17 +93,71 @@ async def generate_demo(
 async def _add_social_content(
     db: Database, *, rng: random.Random, generated: bool, console: Console, settings: Settings
 ) -> None:
-    """Friendships, follows, posts, comments and likes (built by the posts domain)."""
-    from townsquare.domains.posts import demo as posts_demo
-
-    await posts_demo.add_member_content(db)
+    """Friendships, follows, posts, comments, likes and chats, each built by its own domain."""
+    await _add_member_content(db)
     from townsquare.domains.chat import demo as chat_demo
     from townsquare.infra.media import LocalMediaStore
 
     await chat_demo.add_member_rooms(db, LocalMediaStore(settings.media_dir))
     if generated:
         with console.status("Generating friendships, follows and posts"):
-            await posts_demo.add_generated_content(db, rng=rng)
+            await _add_generated_content(db, rng=rng)
+
+
+async def _add_member_content(db: Database) -> None:
+    """The hand-made members' graph, posts, comments and likes, into an empty town only."""
+    from townsquare.domains.accounts import demo as accounts_demo
+    from townsquare.domains.posts import demo as posts_demo
+    from townsquare.domains.social import demo as social_demo
+
+    async with db.read() as session:
+        ids = await accounts_demo.ids_by_username(session)
+        existing = await posts_demo.has_posts(session)
+    if existing or "ana_lima" not in ids:
+        return
+    async with db.transaction() as session:
+        await social_demo.add_member_graph(session, ids=ids)
+        await posts_demo.add_member_content(session, ids=ids)
+    await _recount(db, likes=True)
+
+
+async def _add_generated_content(db: Database, *, rng: random.Random) -> None:
+    """A generated community's graph (about 100 edges a member), then its posts (about 20)."""
+    from townsquare.domains.accounts import demo as accounts_demo
+    from townsquare.domains.posts import demo as posts_demo
+    from townsquare.domains.social import demo as social_demo
+
+    async with db.read() as session:
+        users = await accounts_demo.user_ids(session)
+        existing = await social_demo.existing_edges(session)
+    if len(users) < 3:
+        return
+    async with bulk_load(db) as session:  # the graph draws from `rng` first, then the posts
+        await social_demo.add_generated_graph(session, rng=rng, users=users, existing=existing)
+        await posts_demo.add_generated_posts(session, rng=rng, users=users)
+    await _recount(db, likes=False)
+    await posts_demo.vacuum(db)
+
+
+async def _recount(db: Database, *, likes: bool) -> None:
+    """Set every counter from the rows, so demo data keeps the invariants actions keep."""
+    from townsquare.domains.accounts import demo as accounts_demo
+    from townsquare.domains.posts import demo as posts_demo
+    from townsquare.domains.posts import sql as posts_sql
+    from townsquare.domains.social import sql as social_sql
+
+    async with db.transaction() as session:
+        await accounts_demo.set_counters(
+            session,
+            {
+                "followers_count": social_sql.followers_count,
+                "following_count": social_sql.following_count,
+                "posts_count": posts_sql.posts_count,
+            },
+        )
+        if likes:
+            await posts_demo.recount(session)
+        await session.execute(text("ANALYZE"))  # fresh statistics for the planner
 
 
 async def _add_members(db: Database, *, seed: int, count: int) -> list[tuple[DemoMember, str]]:

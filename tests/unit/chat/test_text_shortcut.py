@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
+from townsquare.core.text import plain, sanitize
 from townsquare.domains.chat.actions import NEEDS_SANITIZER, sanitize_text
-from townsquare.domains.posts import content
 
 PLANES = [
     *range(1, 0x3000),
@@ -22,8 +22,8 @@ def test_shortcut_matches_the_sanitizer_on_random_text() -> None:
     taken = 0
     for _ in range(20_000):
         raw = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 40)))
-        clean = content.sanitize(raw)
-        assert sanitize_text(raw) == (clean, content.plain(clean).strip()), repr(raw)
+        clean = sanitize(raw)
+        assert sanitize_text(raw) == (clean, plain(clean).strip()), repr(raw)
         taken += NEEDS_SANITIZER.search(raw) is None
     assert taken > 1000  # the shortcut was exercised, not only the sanitizer
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -80,6 +81,38 @@ def principal_in_standing(claims: AccessClaims, row: Any) -> Principal:
 
 async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
     return await session.get(User, user_id)
+
+
+async def names(
+    session: AsyncSession, *, user_ids: Iterable[int]
+) -> dict[int, tuple[str, str | None]]:
+    """(username, display name) of many users, in one query."""
+    rows = await session.execute(
+        select(User.id, User.username, User.display_name).where(User.id.in_(set(user_ids)))
+    )
+    return {uid: (username, display_name) for uid, username, display_name in rows}
+
+
+async def active_user_ids(session: AsyncSession, *, after: int, limit: int) -> list[int]:
+    """Ids of active users above an id, in id order: a batch of an all-members fan-out."""
+    query = (
+        select(User.id)
+        .where(User.id > after, User.status == "active")
+        .order_by(User.id)
+        .limit(limit)
+    )
+    return [int(i) for i in (await session.execute(query)).scalars()]
+
+
+async def usernames_in_standing(
+    session: AsyncSession, *, usernames: Iterable[str]
+) -> list[tuple[int, str]]:
+    """(id, username) of the users not banned among these names (any case): @mentions."""
+    keys = {username_key(n) for n in usernames}
+    rows = await session.execute(
+        select(User.id, User.username).where(User.username_key.in_(keys), User.status != "banned")
+    )
+    return [(uid, username) for uid, username in rows]
 
 
 async def get_user_by_username(session: AsyncSession, *, username: str) -> User | None:

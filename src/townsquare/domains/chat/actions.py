@@ -26,6 +26,7 @@ from townsquare.core.errors import (
 )
 from townsquare.core.events import emit, user_room
 from townsquare.core.ids import new_id
+from townsquare.core.text import find_mentions, plain, sanitize
 from townsquare.domains.accounts import queries as account_queries
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.chat import files, policy, queries
@@ -52,11 +53,10 @@ from townsquare.domains.chat.schemas import (
     UpdateRoom,
 )
 from townsquare.domains.posts import actions as posts_actions
-from townsquare.domains.posts import content
 from townsquare.domains.posts import queries as posts_queries
 from townsquare.domains.posts.schemas import MediaView
 from townsquare.domains.social import actions as social_actions
-from townsquare.infra import jobs
+from townsquare.infra import images, jobs
 from townsquare.infra.media import LocalMediaStore
 from townsquare.realtime.rooms import evict_from_room
 
@@ -490,8 +490,8 @@ def sanitize_text(raw: str) -> tuple[str, str]:
     if NEEDS_SANITIZER.search(raw) is None:
         clean = raw.strip()
         return clean, clean
-    clean = content.sanitize(raw)
-    return clean, content.plain(clean).strip()
+    clean = sanitize(raw)
+    return clean, plain(clean).strip()
 
 
 async def _check_text(raw: str, *, optional: bool = False) -> str:
@@ -508,7 +508,7 @@ async def _check_text(raw: str, *, optional: bool = False) -> str:
 async def _mentions(session: AsyncSession, *, room_id: int, sender_id: int, text: str) -> list[int]:
     """@usernames of members of this room; other names stay plain text."""
     found = []
-    for name in content.find_mentions(text)[:20]:
+    for name in find_mentions(text)[:20]:
         user = await account_queries.get_user_by_username(session, username=name)
         if user is None or user.id == sender_id:
             continue
@@ -660,7 +660,7 @@ async def _accept(
         ):
             raise ValidationFailed("The message replied to is not in this room", code="bad_reply")
     mentioned = []
-    if content.find_mentions(clean):
+    if find_mentions(clean):
         mentioned = await _mentions(session, room_id=room.id, sender_id=item.user_id, text=clean)
     data: dict[str, Any] = {"mentions": [str(m) for m in mentioned]} if mentioned else {}
     kind: str = body.type
@@ -871,7 +871,7 @@ async def check_send_attachment(
     *,
     principal: Principal,
     room_id: int,
-    upload: content.ProcessedUpload,
+    upload: images.ProcessedUpload,
     body: SendMessage,
     media: LocalMediaStore,
     notify_delay: float | None,

@@ -133,7 +133,7 @@ async def receipts_off(session: AsyncSession, *, user_ids: Sequence[int]) -> set
 
 
 def preview(text_: str) -> str:
-    from townsquare.domains.posts.content import plain
+    from townsquare.core.text import plain
 
     visible = " ".join(plain(text_).split())
     return visible if len(visible) <= PREVIEW_CHARS else visible[: PREVIEW_CHARS - 1] + "…"

@@ -27,7 +27,7 @@ from townsquare.domains.chat.schemas import (
     SetRole,
     UpdateRoom,
 )
-from townsquare.domains.posts import content
+from townsquare.infra import images
 from townsquare.infra.ratelimit import Rule
 
 router = APIRouter(prefix="/api/v1/realtime/chat", tags=["chat"])
@@ -232,7 +232,7 @@ async def send_attachment(
     document = files.detect(data, file.filename or "")
     upload = None
     if document is None:
-        upload = content.process_upload(
+        upload = images.process_upload(
             data,
             max_image_bytes=settings.post_max_image_bytes,
             max_video_bytes=settings.post_max_video_bytes,

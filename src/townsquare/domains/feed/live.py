@@ -20,7 +20,7 @@ from townsquare.context import AppContext
 from townsquare.core.events import Delivery, user_room
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.feed.schemas import LikesReceived
-from townsquare.domains.posts.models import Post
+from townsquare.domains.posts import queries as posts_queries
 from townsquare.domains.presence.queries import presence_service
 from townsquare.domains.presence.store import now_ms
 from townsquare.domains.social import queries as social_queries
@@ -141,7 +141,7 @@ class LikeAggregator:
 
     async def _tell(self, post_id: int, author_id: int, likers: list[int]) -> None:
         async with self.ctx.db.read() as session:
-            post = await session.get(Post, post_id)
+            post = await posts_queries.get_post(session, post_id=post_id)
             if post is None:
                 return
             muted = await social_queries.muted_ids(session, viewer_id=author_id)

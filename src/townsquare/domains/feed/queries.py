@@ -19,10 +19,8 @@ from townsquare.core.clock import utcnow
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS
 from townsquare.core.pagination import decode_cursor, encode_cursor
-from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
-from townsquare.domains.feed import fast, ranking
-from townsquare.domains.feed.cache import SnapshotStore
+from townsquare.domains.feed import pages, ranking
 from townsquare.domains.feed.models import Interaction
 from townsquare.domains.feed.schemas import (
     FeedItem,
@@ -31,8 +29,9 @@ from townsquare.domains.feed.schemas import (
     Trending,
     TrendingTag,
 )
+from townsquare.domains.feed.snapshots import SnapshotStore
 from townsquare.domains.posts import queries as posts_queries
-from townsquare.domains.posts.models import Comment, Post, PostLike, PostTag
+from townsquare.domains.posts import sql as posts_sql
 from townsquare.domains.posts.schemas import POST_TYPES
 from townsquare.infra.media import LocalMediaStore
 
@@ -57,13 +56,13 @@ def id_at(moment: datetime) -> int:
     return ms << (NODE_BITS + SEQUENCE_BITS)
 
 
-def _authors(graph: fast.Graph, *, following_only: bool = False) -> frozenset[int]:
+def _authors(graph: pages.Graph, *, following_only: bool = False) -> frozenset[int]:
     """Whose posts may enter the feed: friends, follows, oneself, minus mutes/blocks/bans."""
     base = graph.following if following_only else graph.friends | graph.following | {graph.me}
     return base - graph.excluded
 
 
-def _preferences(graph: fast.Graph) -> FeedPreferences:
+def _preferences(graph: pages.Graph) -> FeedPreferences:
     if graph.preferences is None:
         return FeedPreferences()
     return FeedPreferences.model_construct(None, **graph.preferences)
@@ -78,36 +77,27 @@ def _candidates_sql(
 ) -> str | None:
     """The candidate query for these switches (None when no type is allowed)."""
     # Types are inlined (from POST_TYPES, never request text): one cached statement per
-    # combination. ix_post_post_feed answers it alone: a range per author, a top-N sort.
+    # combination; the viewer's dismissals leave in the same statement.
     allowed = [t for t in POST_TYPES if getattr(prefs, TYPE_SWITCHES[t])]
     if types is not None:
         allowed = [t for t in allowed if t in types]
     if not allowed:
         return None
-    kinds = ", ".join(f"'{t}'" for t in allowed)
-    sql = (
-        "SELECT p.id, p.author_id, p.likes_count, p.comments_count, p.shares_count"
-        " FROM post_post p WHERE p.author_id IN ?L"
-        f" AND p.type IN ({kinds})"
-        " AND (p.privacy = 'public' OR p.author_id = ?"
-        " OR (p.privacy = 'friends' AND p.author_id IN ?L))"
-        " AND p.id NOT IN (SELECT post_id FROM feed_dismissal WHERE user_id = ?)"
+    return posts_sql.candidates_sql(
+        types=allowed,
+        exclude=_DISMISSED_SQL,
+        hide_reported=prefs.hide_reported,
+        since=since,
+        before=before,
     )
-    if prefs.hide_reported:
-        sql += (
-            " AND (p.author_id = ? OR p.reports_count < ?)"
-            " AND p.id NOT IN (SELECT post_id FROM post_report WHERE reporter_id = ?)"
-        )
-    if since:
-        sql += " AND p.id >= ?"
-    if before:
-        sql += " AND p.id < ?"
-    return sql + " ORDER BY p.id DESC LIMIT ?"
+
+
+_DISMISSED_SQL = "SELECT post_id FROM feed_dismissal WHERE user_id = ?"
 
 
 async def _candidates(
-    reader: fast.Reader,
-    graph: fast.Graph,
+    reader: pages.Reader,
+    graph: pages.Graph,
     authors: frozenset[int],
     settings: Settings,
     *,
@@ -140,13 +130,13 @@ async def ranked_ids(
     session: AsyncSession, *, principal: Principal, settings: Settings, now: datetime
 ) -> RankedSnapshot:
     """Score the newest candidates of the viewer's network and order them best first."""
-    reader = await fast.Reader.of(session)
-    graph = await fast.graph(reader, user_id=principal.user_id)
+    reader = await pages.Reader.of(session)
+    graph = await pages.graph(reader, user_id=principal.user_id)
     return await _ranked(reader, graph, settings=settings, now=now)
 
 
 async def _ranked(
-    reader: fast.Reader, graph: fast.Graph, *, settings: Settings, now: datetime
+    reader: pages.Reader, graph: pages.Graph, *, settings: Settings, now: datetime
 ) -> RankedSnapshot:
     since = id_at(now - timedelta(days=settings.feed_window_days))
     rows = await _candidates(
@@ -180,30 +170,19 @@ async def _render_json(
     principal: Principal,
     ordered: Sequence[tuple[int, float | None]],
     media: LocalMediaStore,
-    reader: fast.Reader | None = None,
+    reader: pages.Reader | None = None,
 ) -> list[dict[str, Any]]:
     """FeedItem JSON in the given order, re-checking visibility (a post may have gone since)."""
     if not ordered:
         return []
-    reader = reader or await fast.Reader.of(session)
+    reader = reader or await pages.Reader.of(session)
     ids = [pid for pid, _ in ordered]
-    found = await fast.render(reader, viewer=principal, ids=ids, media=media)
+    found = await pages.render(reader, viewer=principal, ids=ids, media=media)
     shared_ids = {r.shared_post_id for r in found.values() if r.shared_post_id is not None}
     if shared_ids:  # rare: the originals of shares, through the posts domain's own renderer
-        originals = (
-            await session.execute(
-                select(Post)
-                .join(User, User.id == Post.author_id)
-                .where(
-                    Post.id.in_(shared_ids),
-                    posts_queries.visible_clause(principal, with_mutes=False),
-                )
-            )
-        ).scalars()
-        views = await posts_queries.render_posts(
-            session, viewer=principal, posts=list(originals), media=media, depth=1
+        by_id = await posts_queries.shared_originals(
+            session, viewer=principal, ids=shared_ids, media=media
         )
-        by_id = {view.id: view for view in views}
         for rendered in found.values():
             original = by_id.get(rendered.shared_post_id)  # type: ignore[arg-type]
             if original is not None:
@@ -218,7 +197,7 @@ async def _render(
     principal: Principal,
     ordered: Sequence[tuple[int, float | None]],
     media: LocalMediaStore,
-    reader: fast.Reader | None = None,
+    reader: pages.Reader | None = None,
 ) -> list[FeedItem]:
     """Feed items as models, for replies that embed them (activity stream, trending)."""
     items = await _render_json(
@@ -240,8 +219,8 @@ async def _latest_json(
     since: int | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Reverse-chronological items before an id; returns them and the next `before`."""
-    reader = await fast.Reader.of(session)
-    graph = await fast.graph(reader, user_id=principal.user_id)
+    reader = await pages.Reader.of(session)
+    graph = await pages.graph(reader, user_id=principal.user_id)
     authors = _authors(graph, following_only=following_only)
     rows = await _candidates(
         reader, graph, authors, settings, limit=limit + 1, types=types, since=since, before=before
@@ -378,26 +357,9 @@ async def trending(
     span = WINDOWS[window]
     since = id_at(now - span)
     half_life = span.total_seconds() / 4
-    visible = posts_queries.visible_clause(viewer)
-    rows = (
-        await session.execute(
-            select(
-                Post.id,
-                Post.created_at,
-                Post.likes_count,
-                Post.comments_count,
-                Post.shares_count,
-                Post.views_count,
-            )
-            .join(User, User.id == Post.author_id)
-            .where(Post.id >= since, visible)
-            .order_by(
-                (Post.likes_count + 2 * Post.comments_count + 3 * Post.shares_count).desc(),
-                Post.id.desc(),
-            )
-            .limit(TRENDING_CANDIDATES)
-        )
-    ).all()
+    rows = await posts_queries.engagement_since(
+        session, viewer=viewer, since_id=since, limit=TRENDING_CANDIDATES
+    )
 
     def decay(created: datetime) -> float:
         return float(0.5 ** (max(0.0, (now - created).total_seconds()) / half_life))
@@ -419,16 +381,7 @@ async def trending(
         key=lambda item: (-item[1], -item[0]),
     )[:limit]
     posts = await _render(session, principal=viewer, ordered=list(scored), media=media)
-    tag_rows = (
-        await session.execute(
-            select(PostTag.tag, Post.created_at)
-            .join(Post, Post.id == PostTag.post_id)
-            .join(User, User.id == Post.author_id)
-            .where(Post.id >= since, visible)
-            .order_by(Post.id.desc())
-            .limit(5000)
-        )
-    ).all()
+    tag_rows = await posts_queries.tags_since(session, viewer=viewer, since_id=since, limit=5000)
     tags: dict[str, list[float]] = {}
     for tag, created in tag_rows:
         tags.setdefault(tag, []).append(decay(created))
@@ -446,16 +399,8 @@ async def statistics(
     since_time = utcnow() - WINDOWS[window]
     since = id_at(since_time)
     me = principal.user_id
-
-    async def count(query: Any) -> int:
-        return int((await session.execute(query)).scalar_one())
-
-    by_type = dict(
-        (
-            await session.execute(
-                select(Post.type, func.count()).where(Post.id >= since).group_by(Post.type)
-            )
-        ).all()
+    posts = await posts_queries.activity_since(
+        session, since_id=since, since_time=since_time, user_id=me
     )
     interactions = dict(
         (
@@ -466,24 +411,16 @@ async def statistics(
             )
         ).all()
     )
+    by_type = posts.posts_by_type
     return FeedStatistics(
         window=window,
         posts=sum(by_type.values()),
-        comments=await count(select(func.count()).where(Comment.id >= since)),
-        likes=await count(select(func.count()).where(PostLike.created_at >= since_time)),
-        shares=await count(
-            select(func.count()).where(Post.id >= since, Post.shared_post_id.is_not(None))
-        ),
-        active_authors=await count(
-            select(func.count(func.distinct(Post.author_id))).where(Post.id >= since)
-        ),
+        comments=posts.comments,
+        likes=posts.likes,
+        shares=posts.shares,
+        active_authors=posts.active_authors,
         posts_by_type={t: int(by_type.get(t, 0)) for t in POST_TYPES},
-        my_posts=await count(select(func.count()).where(Post.id >= since, Post.author_id == me)),
-        my_likes_received=await count(
-            select(func.count())
-            .select_from(PostLike)
-            .join(Post, Post.id == PostLike.post_id)
-            .where(Post.author_id == me, PostLike.created_at >= since_time)
-        ),
+        my_posts=posts.my_posts,
+        my_likes_received=posts.my_likes_received,
         my_interactions={k: int(interactions.get(k, 0)) for k in ("view", "click", "dismiss")},
     )

@@ -10,8 +10,7 @@ from pydantic_core import to_json
 from townsquare.core.errors import Unauthorized
 from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser, bearer_token
-from townsquare.domains.feed import actions, fast, queries
-from townsquare.domains.feed.cache import snapshots
+from townsquare.domains.feed import actions, pages, queries
 from townsquare.domains.feed.schemas import (
     FeedItem,
     FeedPreferences,
@@ -20,6 +19,7 @@ from townsquare.domains.feed.schemas import (
     InteractionCreate,
     Trending,
 )
+from townsquare.domains.feed.snapshots import snapshots
 from townsquare.domains.posts.schemas import PostType
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
@@ -43,8 +43,8 @@ async def home_feed(
     async with ctx.db.read() as session:
         # the hot path: the standing check (decision 0003) on the feed's own connection, so a
         # page checks out one connection rather than two
-        reader = await fast.Reader.of(session)
-        principal = await fast.authenticate(reader, token=token, secret=ctx.jwt_secret)
+        reader = await pages.Reader.of(session)
+        principal = await pages.authenticate(reader, token=token, secret=ctx.jwt_secret)
         request.state.principal = principal
         page = await queries.feed_page(
             session,

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from townsquare.core.clock import utcnow
-from townsquare.domains.accounts.models import User
+from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.notifications import actions, delivery
 from townsquare.infra.jobs import registry
 
@@ -35,17 +33,9 @@ async def announce(ctx: AppContext, payload: dict[str, Any]) -> None:
     expires_at = datetime.fromisoformat(expires) if expires else None
     while True:
         async with ctx.db.read() as session:
-            batch = [
-                int(i)
-                for i in (
-                    await session.execute(
-                        select(User.id)
-                        .where(User.id > after, User.status == "active")
-                        .order_by(User.id)
-                        .limit(ANNOUNCE_BATCH)
-                    )
-                ).scalars()
-            ]
+            batch = await accounts_queries.active_user_ids(
+                session, after=after, limit=ANNOUNCE_BATCH
+            )
         if not batch:
             return
         async with ctx.db.transaction() as session:

@@ -14,7 +14,7 @@ from townsquare.core.clock import utcnow
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.pagination import Page, decode_cursor, encode_cursor
 from townsquare.domains.accounts import queries as accounts_queries
-from townsquare.domains.accounts.models import User, UserSettings
+from townsquare.domains.accounts import sql as accounts_sql
 from townsquare.domains.notifications import policy
 from townsquare.domains.notifications.models import (
     Notification,
@@ -30,7 +30,7 @@ from townsquare.domains.notifications.schemas import (
     PushSubscriptionView,
     QuietHours,
 )
-from townsquare.domains.social.models import Mute
+from townsquare.domains.social import queries as social_queries
 
 CHUNK = 900  # ids per IN list: under SQLite's bound-parameter limit with room to spare
 
@@ -58,16 +58,17 @@ def channels_from(category: str, categories: dict[str, Any] | None, pref: Any) -
 
 
 def _channel_query(category: str) -> Any:
+    user_id = accounts_sql.settings_user_id()
     return select(
-        UserSettings.user_id,
-        UserSettings.notification_categories,
+        user_id,
+        accounts_sql.notification_categories(),
         NotificationPreference.in_app,
         NotificationPreference.push,
         NotificationPreference.email,
     ).outerjoin(
         NotificationPreference,
         and_(
-            NotificationPreference.user_id == UserSettings.user_id,
+            NotificationPreference.user_id == user_id,
             NotificationPreference.category == category,
         ),
     )
@@ -76,7 +77,9 @@ def _channel_query(category: str) -> Any:
 async def channels_for(session: AsyncSession, *, user_id: int, category: str) -> Channels | None:
     """One user's channels for a category; None when the user does not exist."""
     row = (
-        await session.execute(_channel_query(category).where(UserSettings.user_id == user_id))
+        await session.execute(
+            _channel_query(category).where(accounts_sql.settings_user_id() == user_id)
+        )
     ).first()
     if row is None:
         return None
@@ -91,7 +94,7 @@ async def channels_for_many(
     for start in range(0, len(user_ids), CHUNK):
         chunk = user_ids[start : start + CHUNK]
         rows = await session.execute(
-            _channel_query(category).where(UserSettings.user_id.in_(chunk))
+            _channel_query(category).where(accounts_sql.settings_user_id().in_(chunk))
         )
         for row in rows:
             out[row[0]] = channels_from(category, row[1], (row[2], row[3], row[4]))
@@ -100,9 +103,7 @@ async def channels_for_many(
 
 async def muted_by(session: AsyncSession, *, actor_id: int) -> set[int]:
     """Users who muted the actor: the actor's doings never notify them."""
-    return set(
-        (await session.execute(select(Mute.muter_id).where(Mute.muted_id == actor_id))).scalars()
-    )
+    return await social_queries.muter_ids(session, muted_id=actor_id)
 
 
 async def actors(session: AsyncSession, *, user_ids: Iterable[int]) -> dict[int, ActorView]:
@@ -110,10 +111,11 @@ async def actors(session: AsyncSession, *, user_ids: Iterable[int]) -> dict[int,
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
-    rows = await session.execute(
-        select(User.id, User.username, User.display_name).where(User.id.in_(ids))
-    )
-    return {r[0]: ActorView(id=r[0], username=r[1], display_name=r[2]) for r in rows}
+    names = await accounts_queries.names(session, user_ids=ids)
+    return {
+        uid: ActorView(id=uid, username=username, display_name=display_name)
+        for uid, (username, display_name) in names.items()
+    }
 
 
 def display_name(actor: ActorView) -> str:
@@ -210,6 +212,24 @@ async def list_notifications(
         encode_cursor({"t": rows[-1].updated_at.isoformat(), "id": rows[-1].id}) if more else None
     )
     return Page(items=await views(session, rows), next_cursor=next_cursor)
+
+
+async def told(
+    session: AsyncSession,
+    *,
+    recipient_ids: Sequence[int],
+    type: str,
+    target_type: str,
+    target_id: int,
+) -> set[int]:
+    """Recipients among these who have this notification already: a retried fan-out skips them."""
+    query = select(Notification.recipient_id).where(
+        Notification.recipient_id.in_(recipient_ids),
+        Notification.type == type,
+        Notification.target_type == target_type,
+        Notification.target_id == target_id,
+    )
+    return set((await session.execute(query)).scalars())
 
 
 async def unread_count(session: AsyncSession, *, user_id: int) -> int:

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townsquare.core.clock import utcnow
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.events import emit, user_room
+from townsquare.core.text import find_mentions, find_tags, plain, sanitize
 from townsquare.domains.accounts import actions as accounts_actions
-from townsquare.domains.accounts.models import User
+from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts.policy import Principal
-from townsquare.domains.accounts.queries import username_key
 from townsquare.domains.notifications import actions as notifications
-from townsquare.domains.posts import content, policy, queries, uploads
+from townsquare.domains.posts import policy, queries, uploads
 from townsquare.domains.posts.models import (
     Comment,
     Post,
@@ -46,8 +46,7 @@ from townsquare.domains.posts.schemas import (
     ReportCreate,
 )
 from townsquare.domains.social import queries as social_queries
-from townsquare.domains.social.models import Follow, Friendship, Mute
-from townsquare.infra import jobs
+from townsquare.infra import images, jobs
 from townsquare.infra.media import LocalMediaStore
 
 NOTIFY_FOLLOWERS_JOB = "posts.notify_followers"
@@ -85,7 +84,7 @@ async def _affinity(session: AsyncSession, *, user_id: int, author_id: int, kind
 
 
 def _check_text(text: str) -> str:
-    clean = content.sanitize(text)
+    clean = sanitize(text)
     if len(clean) > 5000:
         raise ValidationFailed("The text is too long once made safe", code="text_too_long")
     return clean
@@ -93,25 +92,20 @@ def _check_text(text: str) -> str:
 
 async def _resolve_mentions(
     session: AsyncSession, *, author_id: int, names: list[str]
-) -> list[User]:
-    """Users named with @; unknown, banned and blocked names stay plain text."""
+) -> list[tuple[int, str]]:
+    """(id, username) of users named with @; unknown, banned and blocked names stay plain text."""
     if not names:
         return []
-    keys = {username_key(n) for n in names}
     hidden = await social_queries.hidden_ids(session, viewer_id=author_id)
-    users = (
-        await session.execute(
-            select(User).where(User.username_key.in_(keys), User.status != "banned")
-        )
-    ).scalars()
-    return [u for u in users if u.id not in hidden and u.id != author_id]
+    users = await accounts_queries.usernames_in_standing(session, usernames=names)
+    return [(uid, name) for uid, name in users if uid not in hidden and uid != author_id]
 
 
 async def _set_tags_and_mentions(
     session: AsyncSession, *, post: Post, explicit_tags: list[str], announce: bool
 ) -> None:
     """(Re)write a post's hashtag and mention rows from its text and explicit tags."""
-    post.tags = content.find_tags(post.text, explicit_tags)
+    post.tags = find_tags(post.text, explicit_tags)
     await session.execute(delete(PostTag).where(PostTag.post_id == post.id))
     old = set(
         (
@@ -122,33 +116,33 @@ async def _set_tags_and_mentions(
     for tag in post.tags:
         session.add(PostTag(post_id=post.id, tag=tag))
     mentioned = await _resolve_mentions(
-        session, author_id=post.author_id, names=content.find_mentions(post.text)
+        session, author_id=post.author_id, names=find_mentions(post.text)
     )
-    post.mentions = [u.username for u in mentioned]
-    author = await session.get(User, post.author_id)
+    post.mentions = [name for _, name in mentioned]
+    author = await accounts_queries.get_user(session, user_id=post.author_id)
     assert author is not None
-    for user in mentioned:
-        session.add(PostMention(post_id=post.id, user_id=user.id))
+    for user_id, _ in mentioned:
+        session.add(PostMention(post_id=post.id, user_id=user_id))
         if (
             announce
-            and user.id not in old
-            and not await social_queries.is_muted(session, muter_id=user.id, muted_id=author.id)
+            and user_id not in old
+            and not await social_queries.is_muted(session, muter_id=user_id, muted_id=author.id)
         ):
             emit(
                 session,
                 PostMentioned(
                     post_id=post.id, author_id=author.id, author_username=author.username
                 ),
-                to=[user_room(user.id)],
+                to=[user_room(user_id)],
             )
-        if announce and user.id not in old:
+        if announce and user_id not in old:
             await notifications.notify(
                 session,
-                recipient_id=user.id,
+                recipient_id=user_id,
                 type="mention",
                 actor_id=author.id,
                 target=notifications.Target("post", post.id),
-                message=content.plain(post.text)[:200],
+                message=plain(post.text)[:200],
             )
     await session.flush()
 
@@ -164,7 +158,7 @@ async def check_create_post(
 ) -> Post:
     """Publish a post: sanitized text, tags, mentions, up to four of the caller's uploads."""
     text = _check_text(body.text)
-    if not content.plain(text).strip() and not body.media_ids and shared_post_id is None:
+    if not plain(text).strip() and not body.media_ids and shared_post_id is None:
         raise ValidationFailed("A post needs text or media", code="empty_post")
     meta = body.metadata.model_dump(exclude_none=True) if body.metadata else {}
     post = Post(
@@ -214,18 +208,8 @@ async def live_audience(
     Followers and friends of the author, narrowed by privacy, minus blocks either way with the
     author (and with the actor, for comments) and minus anyone who muted them.
     """
-    followers = set(
-        (
-            await session.execute(select(Follow.follower_id).where(Follow.followee_id == author_id))
-        ).scalars()
-    )
-    friends = set(
-        (
-            await session.execute(
-                select(Friendship.friend_id).where(Friendship.user_id == author_id)
-            )
-        ).scalars()
-    )
+    followers = await social_queries.follower_ids(session, user_id=author_id)
+    friends = await social_queries.friend_ids(session, user_id=author_id)
     if privacy == "private":
         network: set[int] = set()
     elif privacy == "friends":
@@ -237,9 +221,7 @@ async def live_audience(
     excluded: set[int] = set()
     for person in people:
         excluded |= await social_queries.hidden_ids(session, viewer_id=person)
-        excluded |= set(
-            (await session.execute(select(Mute.muter_id).where(Mute.muted_id == person))).scalars()
-        )
+        excluded |= await social_queries.muter_ids(session, muted_id=person)
     network -= excluded  # for a comment this drops the author too if they muted the actor
     if online is not None:  # nobody offline can receive a live event: do not address them
         network = set(await online(sorted(network)))
@@ -301,7 +283,7 @@ async def check_update_post(
         )
         if body.text is not None:
             new_text = _check_text(body.text)
-            if not content.plain(new_text).strip() and post.shared_post_id is None:
+            if not plain(new_text).strip() and post.shared_post_id is None:
                 has_media = (
                     await session.execute(select(func.count()).where(PostMedia.post_id == post.id))
                 ).scalar_one()
@@ -322,7 +304,7 @@ async def check_update_post(
 
 def _explicit_tags(post: Post) -> list[str]:
     """Tags not found in the text were given explicitly; an edit of the text keeps them."""
-    in_text = set(content.find_tags(post.text, []))
+    in_text = set(find_tags(post.text, []))
     return [t for t in post.tags or [] if t not in in_text]
 
 
@@ -489,8 +471,8 @@ async def check_comment(
 ) -> CommentView:
     """Comment on a visible post, or reply to one of its top-level comments."""
     post = await queries.access_post(session, viewer=principal, post_id=post_id)
-    clean = content.sanitize(text)
-    if not content.plain(clean).strip():
+    clean = sanitize(text)
+    if not plain(clean).strip():
         raise ValidationFailed("A comment needs text", code="empty_comment")
     parent = None
     if parent_id is not None:
@@ -533,7 +515,7 @@ async def check_comment(
             actor_id=principal.user_id,
             target=notifications.Target("post", post.id),
             data={"comment_id": str(comment.id)},
-            message=content.plain(clean)[:200],
+            message=plain(clean)[:200],
         )
     network, followers = await live_audience(
         session,
@@ -564,8 +546,8 @@ async def check_update_comment(
 ) -> CommentView:
     """Edit one's own comment."""
     comment = await _own_comment(session, principal=principal, comment_id=comment_id)
-    clean = content.sanitize(text)
-    if not content.plain(clean).strip():
+    clean = sanitize(text)
+    if not plain(clean).strip():
         raise ValidationFailed("A comment needs text", code="empty_comment")
     comment.text = clean
     comment.is_edited = True
@@ -608,7 +590,7 @@ async def do_store_upload(
     session: AsyncSession,
     *,
     principal: Principal,
-    upload: content.ProcessedUpload,
+    upload: images.ProcessedUpload,
     media: LocalMediaStore,
 ) -> PostMedia:
     """Save an upload's files and record it, unattached, for the caller's next post."""

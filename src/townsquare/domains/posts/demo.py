@@ -1,26 +1,26 @@
-"""Demo content for the social graph, posts and interactions (called by townsquare.demo).
+"""Demo posts, comments and likes (called by townsquare.demo, after the social graph).
 
-The dozen hand-made members get friendships, follows, posts, comments and likes; a generated
-community gets about 20 posts and 100 graph edges per member, bulk-inserted in batches, with
-every counter recomputed from the rows at the end so the demo's numbers are exact.
+The dozen hand-made members get posts, comments and likes; a generated community about 20
+posts per member, bulk-inserted in batches. Counters are recomputed from the rows afterwards
+(`recount`), so the demo's numbers are exact.
 """
 
 from __future__ import annotations
 
 import random
 from datetime import timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.core.clock import utcnow
 from townsquare.core.db import Database
 from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS, new_id
-from townsquare.demo import bulk_insert, bulk_load
-from townsquare.domains.accounts.models import User
-from townsquare.domains.posts.content import find_tags
+from townsquare.core.text import find_tags
+from townsquare.demo import bulk_insert
 from townsquare.domains.posts.models import Comment, Post, PostLike, PostTag
-from townsquare.domains.social.models import Follow, Friendship
 
 BATCH = 100_000
 TYPES = ("general", "general", "general", "progress", "meal", "achievement", "challenge")
@@ -67,27 +67,6 @@ WORDS = [
 ]
 TAGS = ("running", "cooking", "art", "music", "fitness", "reading", "garden", "travel", "food")
 
-FRIENDS = (
-    ("ana_lima", "ben_carter"),
-    ("ana_lima", "chen_wei"),
-    ("ben_carter", "chen_wei"),
-    ("ana_lima", "fatima_zahra"),
-    ("dara_nolan", "eli_cohen"),
-    ("hana_sato", "ivan_petrov"),
-    ("julia_rossi", "ana_lima"),
-    ("admin", "mod_maya"),
-    ("gus_berg", "hana_sato"),
-)
-FOLLOWS = (
-    ("ben_carter", "julia_rossi"),
-    ("chen_wei", "julia_rossi"),
-    ("eli_cohen", "julia_rossi"),
-    ("fatima_zahra", "ana_lima"),
-    ("ivan_petrov", "chen_wei"),
-    ("hana_sato", "dara_nolan"),
-    ("ana_lima", "dara_nolan"),
-    ("mod_maya", "ana_lima"),
-)
 POSTS = (
     ("ana_lima", "progress", "public", "10 km before breakfast #running #mornings"),
     ("ana_lima", "general", "friends", "Finished the book club pick, who is next? #reading"),
@@ -129,25 +108,14 @@ def post_id_at(ms_ago: int, serial: int) -> int:
     return ((now_ms - ms_ago) << (NODE_BITS + SEQUENCE_BITS)) | (serial & 0x3FFFFF)
 
 
-async def add_member_content(db: Database) -> None:
-    """Friendships, follows, posts, comments and likes among the dozen demo members."""
-    async with db.read() as session:
-        ids = dict((await session.execute(select(User.username, User.id))).all())
-        existing = (await session.execute(select(func.count()).select_from(Post))).scalar_one()
-    if existing or "ana_lima" not in ids:
-        return
+async def has_posts(session: AsyncSession) -> bool:
+    """True once anyone posted: the hand-made demo content is added to an empty town only."""
+    return bool((await session.execute(select(func.count()).select_from(Post))).scalar_one())
+
+
+async def add_member_content(session: AsyncSession, *, ids: dict[str, int]) -> None:
+    """Posts, comments and likes among the demo members present in `ids`."""
     now = utcnow()
-    friend_rows = [
-        {"id": new_id(), "user_id": ids[x], "friend_id": ids[y]}
-        for a, b in FRIENDS
-        if a in ids and b in ids
-        for x, y in ((a, b), (b, a))
-    ]
-    follow_rows = [
-        {"id": new_id(), "follower_id": ids[a], "followee_id": ids[b]}
-        for a, b in FOLLOWS
-        if a in ids and b in ids
-    ]
     posts, tags = [], []
     for serial, (author, kind, privacy, body) in enumerate(POSTS):
         if author not in ids:
@@ -166,18 +134,9 @@ async def add_member_content(db: Database) -> None:
         for n, who in LIKES
         if n in by_number and who in ids
     ]
-    async with db.transaction() as session:
-        for model, rows in (
-            (Friendship, friend_rows),
-            (Follow, follow_rows),
-            (Post, posts),
-            (PostTag, tags),
-            (Comment, comments),
-            (PostLike, likes),
-        ):
-            if rows:
-                await session.execute(insert(model), rows)
-    await recount(db)
+    for model, rows in ((Post, posts), (PostTag, tags), (Comment, comments), (PostLike, likes)):
+        if rows:
+            await session.execute(insert(model), rows)
 
 
 def _post_row(
@@ -199,109 +158,23 @@ def _post_row(
     }
 
 
-async def add_generated_content(
-    db: Database,
+async def add_generated_posts(
+    session: AsyncSession,
     *,
     rng: random.Random,
+    users: list[int],
     posts_per_user: int = 20,
-    follows_per_user: int = 70,
-    friends_per_user: int = 15,
     days: int = 30,
 ) -> None:
-    """Bulk graph and posts for a generated community (about 100 edges, 20 posts per member).
+    """Bulk posts for a generated community, drawn from `rng` in a fixed order (same seed, same
+    posts).
 
     Generated posts carry synthetic like counts (a long-tailed distribution) without like rows,
     so the ranking has engagement to weigh without millions of rows to insert.
     """
-    async with db.read() as session:
-        users = list((await session.execute(select(User.id).order_by(User.id))).scalars())
-        follow_rows = await session.execute(select(Follow.follower_id, Follow.followee_id))
-        had_follow = {(a, b) for a, b in follow_rows.all()}
-        friend_rows = await session.execute(select(Friendship.user_id, Friendship.friend_id))
-        had_friend = {(a, b) for a, b in friend_rows.all()}
-    if len(users) < 3:
-        return
     now = utcnow()
     span_ms = days * 86_400_000
-    edge_id = new_id()
-
-    async def flush(model: Any, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            if model is Post or model is PostTag:  # in key order: appends, not page splits
-                rows.sort(key=lambda row: row["post_id" if model is PostTag else "id"])
-            await bulk_insert(session, model.__table__, rows)
-            rows.clear()
-
-    async with bulk_load(db) as session:
-        await _generate(
-            flush,
-            rng=rng,
-            users=users,
-            had_follow=had_follow,
-            had_friend=had_friend,
-            posts_per_user=posts_per_user,
-            follows_per_user=follows_per_user,
-            friends_per_user=friends_per_user,
-            span_ms=span_ms,
-            now=now,
-            edge_id=edge_id,
-        )
-    await recount(db, likes=False)
-    if not db.is_sqlite:  # set the visibility map, so index-only scans skip the table
-        async with db.engine.connect() as connection:
-            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text("VACUUM (ANALYZE) post_post"))
-
-
-async def _generate(
-    flush: Any,
-    *,
-    rng: random.Random,
-    users: list[int],
-    had_follow: set[tuple[int, int]],
-    had_friend: set[tuple[int, int]],
-    posts_per_user: int,
-    follows_per_user: int,
-    friends_per_user: int,
-    span_ms: int,
-    now: Any,
-    edge_id: int,
-) -> None:
-    """The generated graph and posts, drawn from `rng` in a fixed order (same seed, same data)."""
-    count = len(users)
     serial = 0
-    follows: list[dict[str, Any]] = []
-    friends: list[dict[str, Any]] = []
-    seen_friend: set[tuple[int, int]] = set()
-    for i, uid in enumerate(users):
-        # mostly local neighbourhoods (shared friends make suggestions meaningful), some popular
-        targets: set[int] = set()
-        while len(targets) < min(follows_per_user, count - 1):
-            j = (i + rng.randint(1, 500)) % count if rng.random() < 0.7 else _popular(rng, count)
-            if j != i:
-                targets.add(j)
-        for j in targets:
-            if (uid, users[j]) in had_follow:
-                continue
-            edge_id += 1
-            follows.append({"id": edge_id, "follower_id": uid, "followee_id": users[j]})
-        for _ in range(friends_per_user):
-            j = (i + rng.randint(1, 200)) % count
-            pair = (min(i, j), max(i, j))
-            if j == i or pair in seen_friend or (uid, users[j]) in had_friend:
-                continue
-            seen_friend.add(pair)
-            for a, b in ((i, j), (j, i)):
-                edge_id += 1
-                friends.append({"id": edge_id, "user_id": users[a], "friend_id": users[b]})
-        if len(follows) >= BATCH:
-            await flush(Follow, follows)
-        if len(friends) >= BATCH:
-            await flush(Friendship, friends)
-    await flush(Follow, follows)
-    await flush(Friendship, friends)
-    seen_friend.clear()
-
     posts: list[dict[str, Any]] = []
     tags: list[dict[str, Any]] = []
     for uid in users:
@@ -318,30 +191,31 @@ async def _generate(
             posts.append(row)
             tags.append({"post_id": pid, "tag": tag})
         if len(posts) >= BATCH:
-            await flush(Post, posts)
-            await flush(PostTag, tags)
-    await flush(Post, posts)
-    await flush(PostTag, tags)
+            await _flush(session, posts, tags)
+    await _flush(session, posts, tags)
 
 
-def _popular(rng: random.Random, count: int) -> int:
-    """A few members many follow: index skewed toward the start of the list."""
-    return min(count - 1, int(rng.paretovariate(1.2)) - 1)
+async def _flush(
+    session: AsyncSession, posts: list[dict[str, Any]], tags: list[dict[str, Any]]
+) -> None:
+    """Insert in key order (appends, not page splits) and empty the batches."""
+    for model, rows, key in ((Post, posts, "id"), (PostTag, tags, "post_id")):
+        if rows:
+            rows.sort(key=itemgetter(key))
+            await bulk_insert(session, model.__table__, rows)
+            rows.clear()
 
 
-async def recount(db: Database, *, likes: bool = True) -> None:
-    """Set every counter from the rows, so demo data keeps the invariants actions keep."""
-    follower = select(func.count()).where(Follow.followee_id == User.id).scalar_subquery()
-    following = select(func.count()).where(Follow.follower_id == User.id).scalar_subquery()
-    authored = select(func.count()).where(Post.author_id == User.id).scalar_subquery()
-    async with db.transaction() as session:
-        await session.execute(
-            update(User).values(
-                followers_count=follower, following_count=following, posts_count=authored
-            )
-        )
-        if likes:
-            liked = select(func.count()).where(PostLike.post_id == Post.id).scalar_subquery()
-            commented = select(func.count()).where(Comment.post_id == Post.id).scalar_subquery()
-            await session.execute(update(Post).values(likes_count=liked, comments_count=commented))
-        await session.execute(text("ANALYZE"))  # fresh statistics for the planner
+async def vacuum(db: Database) -> None:
+    """PostgreSQL: set the visibility map after a bulk load, so index-only scans skip the table."""
+    if not db.is_sqlite:
+        async with db.engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text("VACUUM (ANALYZE) post_post"))
+
+
+async def recount(session: AsyncSession) -> None:
+    """Set likes and comments counts from the rows, the invariant the actions keep."""
+    liked = select(func.count()).where(PostLike.post_id == Post.id).scalar_subquery()
+    commented = select(func.count()).where(Comment.post_id == Post.id).scalar_subquery()
+    await session.execute(update(Post).values(likes_count=liked, comments_count=commented))

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from townsquare.domains.notifications import actions as notifications
-from townsquare.domains.notifications.models import Notification
-from townsquare.domains.posts import actions
-from townsquare.domains.posts.models import Post
+from townsquare.domains.notifications import queries as notifications_queries
+from townsquare.domains.posts import actions, queries
 from townsquare.infra.jobs import registry
 
 if TYPE_CHECKING:
@@ -27,7 +24,7 @@ async def notify_followers(ctx: AppContext, payload: dict[str, Any]) -> None:
     skips the followers an earlier attempt already told."""
     post_id = int(payload["post_id"])
     async with ctx.db.read() as session:
-        post = await session.get(Post, post_id)
+        post = await queries.get_post(session, post_id=post_id)
         if post is None or post.shared_post_id is not None:
             return
         _, followers = await actions.live_audience(
@@ -40,17 +37,8 @@ async def notify_followers(ctx: AppContext, payload: dict[str, Any]) -> None:
         await asyncio.sleep(0)  # requests waiting on the loop go between chunks
         chunk = pending[start : start + CHUNK]
         async with ctx.db.transaction() as session:
-            told = set(
-                (
-                    await session.execute(
-                        select(Notification.recipient_id).where(
-                            Notification.recipient_id.in_(chunk),
-                            Notification.type == "new_post",
-                            Notification.target_type == "post",
-                            Notification.target_id == post_id,
-                        )
-                    )
-                ).scalars()
+            told = await notifications_queries.told(
+                session, recipient_ids=chunk, type="new_post", target_type="post", target_id=post_id
             )
             await notifications.notify_many(
                 session,

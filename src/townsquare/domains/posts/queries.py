@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, true
+from sqlalchemy import ColumnElement, Row, and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.core.errors import NotFound
 from townsquare.core.pagination import Page, decode_id_cursor, encode_cursor
 from townsquare.domains.accounts import queries as accounts_queries
-from townsquare.domains.accounts.models import User
+from townsquare.domains.accounts import sql as accounts_sql
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.posts import policy
-from townsquare.domains.posts.models import Comment, Post, PostEdit, PostLike, PostMedia
+from townsquare.domains.posts.models import Comment, Post, PostEdit, PostLike, PostMedia, PostTag
 from townsquare.domains.posts.schemas import (
     CommentView,
     MediaView,
@@ -22,47 +24,23 @@ from townsquare.domains.posts.schemas import (
     PostStats,
     PostView,
 )
+from townsquare.domains.posts.sql import join_author, visible_clause, visible_posts
 from townsquare.domains.social import queries as social_queries
-from townsquare.domains.social.models import Friendship, Mute
+from townsquare.domains.social import sql as social_sql
 from townsquare.domains.social.schemas import UserSummary
 from townsquare.infra.media import LocalMediaStore
 
 
-def visible_clause(viewer: Principal | None, *, with_mutes: bool = True) -> ColumnElement[bool]:
-    """SQL condition on Post (joined to its author as User) for what the viewer may see.
-
-    The author must not be banned; blocks either way hide; then the post's privacy. Staff see
-    everything. Lists also leave out authors the viewer muted.
-    """
-    not_banned = User.status != "banned"
-    if viewer is None:
-        return and_(not_banned, Post.privacy == "public")
-    if viewer.is_staff:
-        return true()
-    me = viewer.user_id
-    friends = select(Friendship.friend_id).where(Friendship.user_id == me)
-    clause = and_(
-        not_banned,
-        Post.author_id.not_in(social_queries.hidden_ids_select(me)),
-        or_(
-            Post.author_id == me,
-            Post.privacy == "public",
-            and_(Post.privacy == "friends", Post.author_id.in_(friends)),
-        ),
-    )
-    if with_mutes:
-        muted = select(Mute.muted_id).where(Mute.muter_id == me)
-        clause = and_(clause, Post.author_id.not_in(muted))
-    return clause
+async def get_post(session: AsyncSession, *, post_id: int) -> Post | None:
+    """A post whatever its visibility: for jobs and after-commit work, not for replies."""
+    return await session.get(Post, post_id)
 
 
 async def access_post(session: AsyncSession, *, viewer: Principal | None, post_id: int) -> Post:
     """A post the viewer may see; 404 for missing and hidden alike."""
     found = (
         await session.execute(
-            select(Post, User.status)
-            .join(User, User.id == Post.author_id)
-            .where(Post.id == post_id)
+            join_author(select(Post, accounts_sql.status())).where(Post.id == post_id)
         )
     ).one_or_none()
     if found is None:
@@ -136,18 +114,19 @@ async def render_posts(
     shared: dict[int, PostView] = {}
     shared_ids = {p.shared_post_id for p in posts if p.shared_post_id is not None}
     if shared_ids and depth == 0:
-        originals = (
-            await session.execute(
-                select(Post)
-                .join(User, User.id == Post.author_id)
-                .where(Post.id.in_(shared_ids), visible_clause(viewer, with_mutes=False))
-            )
-        ).scalars()
-        for view in await render_posts(
-            session, viewer=viewer, posts=list(originals), media=media, depth=1
-        ):
-            shared[view.id] = view
+        shared = await shared_originals(session, viewer=viewer, ids=shared_ids, media=media)
     return [_post_view(p, users, media_rows, liked, shared) for p in posts if p.author_id in users]
+
+
+async def shared_originals(
+    session: AsyncSession, *, viewer: Principal | None, ids: set[int], media: LocalMediaStore
+) -> dict[int, PostView]:
+    """Views of the originals of shares the viewer may see, by id (the muted stay visible)."""
+    originals = (
+        await session.execute(visible_posts(viewer, with_mutes=False).where(Post.id.in_(ids)))
+    ).scalars()
+    views = await render_posts(session, viewer=viewer, posts=list(originals), media=media, depth=1)
+    return {view.id: view for view in views}
 
 
 def _post_view(
@@ -206,9 +185,8 @@ async def list_user_posts(
         session, viewer=viewer, username=username, media=media
     )
     query = (
-        select(Post)
-        .join(User, User.id == Post.author_id)
-        .where(Post.author_id == profile.id, visible_clause(viewer, with_mutes=False))
+        visible_posts(viewer, with_mutes=False)
+        .where(Post.author_id == profile.id)
         .order_by(Post.id.desc())
         .limit(limit + 1)
     )
@@ -262,13 +240,12 @@ def comment_view(comment: Comment, author: UserSummary) -> CommentView:
 def _comment_filter(viewer: Principal | None) -> ColumnElement[bool]:
     """Comments by users hidden from (or muted by) the viewer are left out."""
     if viewer is None or viewer.is_staff:
-        return User.status != "banned" if viewer is None else true()
+        return accounts_sql.not_banned() if viewer is None else true()
     me = viewer.user_id
-    muted = select(Mute.muted_id).where(Mute.muter_id == me)
     return and_(
-        User.status != "banned",
-        Comment.author_id.not_in(social_queries.hidden_ids_select(me)),
-        Comment.author_id.not_in(muted),
+        accounts_sql.not_banned(),
+        Comment.author_id.not_in(social_sql.hidden_ids_select(me)),
+        Comment.author_id.not_in(social_sql.muted_ids_select(me)),
     )
 
 
@@ -285,8 +262,7 @@ async def list_comments(
     """Top-level comments of a post, or the replies to one, oldest first."""
     await access_post(session, viewer=viewer, post_id=post_id)
     query = (
-        select(Comment)
-        .join(User, User.id == Comment.author_id)
+        accounts_sql.join_user(select(Comment), Comment.author_id)
         .where(
             Comment.post_id == post_id,
             Comment.parent_id.is_(None) if parent_id is None else Comment.parent_id == parent_id,
@@ -313,12 +289,103 @@ async def access_comment(
     """A comment on a visible post, not by someone hidden from the viewer; else 404."""
     found = (
         await session.execute(
-            select(Comment)
-            .join(User, User.id == Comment.author_id)
-            .where(Comment.id == comment_id, _comment_filter(viewer))
+            accounts_sql.join_user(select(Comment), Comment.author_id).where(
+                Comment.id == comment_id, _comment_filter(viewer)
+            )
         )
     ).scalar_one_or_none()
     if found is None:
         raise NotFound("No such comment")
     await access_post(session, viewer=viewer, post_id=found.post_id)
     return found
+
+
+async def engagement_since(
+    session: AsyncSession, *, viewer: Principal, since_id: int, limit: int
+) -> Sequence[Row[int, datetime, int, int, int, int]]:
+    """(id, created, likes, comments, shares, views) of the most engaging visible posts since
+    an id, best first: trending's candidates."""
+    return (
+        await session.execute(
+            join_author(
+                select(
+                    Post.id,
+                    Post.created_at,
+                    Post.likes_count,
+                    Post.comments_count,
+                    Post.shares_count,
+                    Post.views_count,
+                )
+            )
+            .where(Post.id >= since_id, visible_clause(viewer))
+            .order_by(
+                (Post.likes_count + 2 * Post.comments_count + 3 * Post.shares_count).desc(),
+                Post.id.desc(),
+            )
+            .limit(limit)
+        )
+    ).all()
+
+
+async def tags_since(
+    session: AsyncSession, *, viewer: Principal, since_id: int, limit: int
+) -> Sequence[Row[str, datetime]]:
+    """(tag, post created) of the hashtags on the newest visible posts since an id."""
+    return (
+        await session.execute(
+            join_author(select(PostTag.tag, Post.created_at).join(Post, Post.id == PostTag.post_id))
+            .where(Post.id >= since_id, visible_clause(viewer))
+            .order_by(Post.id.desc())
+            .limit(limit)
+        )
+    ).all()
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """Posting and engagement since a moment: the community's, and one member's share."""
+
+    posts_by_type: dict[str, int]
+    comments: int
+    likes: int
+    shares: int
+    active_authors: int
+    my_posts: int
+    my_likes_received: int
+
+
+async def activity_since(
+    session: AsyncSession, *, since_id: int, since_time: datetime, user_id: int
+) -> Activity:
+    """Counts of posts, comments, likes and shares since a moment (ids for the id-keyed)."""
+
+    async def count(query: Any) -> int:
+        return int((await session.execute(query)).scalar_one())
+
+    by_type = dict(
+        (
+            await session.execute(
+                select(Post.type, func.count()).where(Post.id >= since_id).group_by(Post.type)
+            )
+        ).all()
+    )
+    return Activity(
+        posts_by_type={str(t): int(n) for t, n in by_type.items()},
+        comments=await count(select(func.count()).where(Comment.id >= since_id)),
+        likes=await count(select(func.count()).where(PostLike.created_at >= since_time)),
+        shares=await count(
+            select(func.count()).where(Post.id >= since_id, Post.shared_post_id.is_not(None))
+        ),
+        active_authors=await count(
+            select(func.count(func.distinct(Post.author_id))).where(Post.id >= since_id)
+        ),
+        my_posts=await count(
+            select(func.count()).where(Post.id >= since_id, Post.author_id == user_id)
+        ),
+        my_likes_received=await count(
+            select(func.count())
+            .select_from(PostLike)
+            .join(Post, Post.id == PostLike.post_id)
+            .where(Post.author_id == user_id, PostLike.created_at >= since_time)
+        ),
+    )

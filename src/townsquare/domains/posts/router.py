@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser, OptionalUser
-from townsquare.domains.posts import actions, content, queries, uploads
+from townsquare.domains.posts import actions, queries, uploads
 from townsquare.domains.posts.schemas import (
     CommentCreate,
     CommentUpdate,
@@ -25,6 +25,7 @@ from townsquare.domains.posts.schemas import (
     ShareCreate,
     ViewResult,
 )
+from townsquare.infra import images
 
 router = APIRouter(prefix="/api/v1", tags=["posts"])
 IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -68,7 +69,7 @@ async def upload_media(request: Request, ctx: Ctx, principal: CurrentUser) -> Me
     try:
         if incoming.kind == "image":
             data = await asyncio.to_thread(incoming.path.read_bytes)  # within the image limit
-            upload = content.process_upload(
+            upload = images.process_upload(
                 data,
                 max_image_bytes=settings.post_max_image_bytes,
                 max_video_bytes=settings.post_max_video_bytes,

@@ -26,16 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from townsquare.core.errors import ValidationFailed
 from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS
 from townsquare.core.pagination import Page, decode_cursor, decode_id_cursor, encode_cursor
+from townsquare.core.text import normalize_tag
 from townsquare.domains.accounts import queries as accounts_queries
-from townsquare.domains.accounts.models import User
+from townsquare.domains.accounts import sql as accounts_sql
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.feed.queries import id_at
 from townsquare.domains.posts import queries as posts_queries
-from townsquare.domains.posts.content import normalize_tag
-from townsquare.domains.posts.models import Post, PostTag
+from townsquare.domains.posts import sql as posts_sql
 from townsquare.domains.posts.schemas import PostView
 from townsquare.domains.search.snapshots import Snapshot, SnapshotStore
 from townsquare.domains.social import queries as social_queries
+from townsquare.domains.social import sql as social_sql
 from townsquare.domains.social.schemas import UserSummary
 from townsquare.infra.media import LocalMediaStore
 from townsquare.infra.search import SearchBackend, tokens
@@ -77,34 +78,29 @@ async def search_posts(
     words = tokens(q or "")
     if not words and not (tag or author):
         raise ValidationFailed("Search for some words, a tag or an author", code="empty_query")
-    query = (
-        select(Post)
-        .join(User, User.id == Post.author_id)
-        .where(posts_queries.visible_clause(viewer))
-    )
+    post_id = posts_sql.post_id()
+    query = posts_sql.visible_posts(viewer)
     if post_type:
-        query = query.where(Post.type == post_type)
+        query = query.where(posts_sql.of_type(post_type))
     if tag:
-        query = query.where(
-            Post.id.in_(select(PostTag.post_id).where(PostTag.tag == normalize_tag(tag)))
-        )
+        query = query.where(posts_sql.has_tag(normalize_tag(tag)))
     if author:
         found = await accounts_queries.get_user_by_username(session, username=author)
         if found is None:
             return Page(items=[])
-        query = query.where(Post.author_id == found.id)
+        query = query.where(posts_sql.by_author(found.id))
     if since:
-        query = query.where(Post.id >= id_at(since))
+        query = query.where(post_id >= id_at(since))
     if until:
-        query = query.where(Post.id < id_at(until))
+        query = query.where(post_id < id_at(until))
     backend = SearchBackend(session.get_bind().dialect.name)
 
     if not words or sort == "latest":
         if words:
-            query = query.where(backend.posts(Post.id, words))
-        query = query.order_by(Post.id.desc()).limit(limit + 1)
+            query = query.where(backend.posts(post_id, words))
+        query = query.order_by(post_id.desc()).limit(limit + 1)
         if cursor:
-            query = query.where(Post.id < decode_id_cursor(cursor))
+            query = query.where(post_id < decode_id_cursor(cursor))
         return await _latest_page(session, viewer=viewer, query=query, limit=limit, media=media)
 
     fingerprint = _fingerprint(
@@ -114,7 +110,7 @@ async def search_posts(
     if cursor:
         ids, offset = await _from_snapshot(store, viewer_id, cursor, fingerprint)
     else:
-        candidates = backend.ranked_posts(query, Post.id, words, candidates=ranking.candidates)
+        candidates = backend.ranked_posts(query, post_id, words, candidates=ranking.candidates)
         score = candidates.c.relevance * _recency(ranking, candidates.c.id)
         rows = await session.execute(
             select(candidates.c.id)
@@ -123,7 +119,7 @@ async def search_posts(
         )
         ids, offset = [row[0] for row in rows], 0
     chunk = ids[offset : offset + limit]
-    shown = {p.id: p for p in (await session.execute(query.where(Post.id.in_(chunk)))).scalars()}
+    shown = {p.id: p for p in (await session.execute(query.where(post_id.in_(chunk)))).scalars()}
     posts = [shown[i] for i in chunk if i in shown]  # re-checked: deleted or hidden since drop
     items = await posts_queries.render_posts(session, viewer=viewer, posts=posts, media=media)
     return Page(
@@ -213,16 +209,14 @@ async def hashtag_page(
     media: LocalMediaStore,
 ) -> Page[PostView]:
     """Posts with a hashtag, newest first."""
+    post_id = posts_sql.post_id()
     query = (
-        select(Post)
-        .join(PostTag, PostTag.post_id == Post.id)
-        .join(User, User.id == Post.author_id)
-        .where(PostTag.tag == normalize_tag(tag), posts_queries.visible_clause(viewer))
-        .order_by(Post.id.desc())
+        posts_sql.tagged_posts(viewer, tag=normalize_tag(tag))
+        .order_by(post_id.desc())
         .limit(limit + 1)
     )
     if cursor:
-        query = query.where(Post.id < decode_id_cursor(cursor))
+        query = query.where(post_id < decode_id_cursor(cursor))
     return await _latest_page(session, viewer=viewer, query=query, limit=limit, media=media)
 
 
@@ -244,37 +238,38 @@ async def search_users(
     if not words:
         raise ValidationFailed("Search for some words", code="empty_query")
     backend = SearchBackend(session.get_bind().dialect.name)
-    query = select(User).where(User.status != "banned")
+    user_id = accounts_sql.user_id()
+    query = select(*accounts_sql.summary_columns()).where(accounts_sql.not_banned())
     if viewer is not None and not viewer.is_staff:
-        query = query.where(User.id.not_in(social_queries.hidden_ids_select(viewer.user_id)))
+        query = query.where(user_id.not_in(social_sql.hidden_ids_select(viewer.user_id)))
 
     if sort == "latest":
-        query = query.where(backend.users(User.id, words)).order_by(User.id.desc())
+        query = query.where(backend.users(user_id, words)).order_by(user_id.desc())
         if cursor:
-            query = query.where(User.id < decode_id_cursor(cursor))
-        users = list((await session.execute(query.limit(limit + 1))).scalars())
+            query = query.where(user_id < decode_id_cursor(cursor))
+        users = list((await session.execute(query.limit(limit + 1))).all())
         more = len(users) > limit
         users = users[:limit]
         items = [social_queries.summary(u, media) for u in users]
-        return Page(items=items, next_cursor=encode_cursor({"id": users[-1].id}) if more else None)
+        return Page(items=items, next_cursor=encode_cursor({"id": users[-1][0]}) if more else None)
 
     fingerprint = _fingerprint("users", words)
     viewer_id = viewer.user_id if viewer else 0
     if cursor:
         ids, offset = await _from_snapshot(store, viewer_id, cursor, fingerprint)
     else:
-        ranked, relevance = backend.ranked_users(query, User.id, words)
+        ranked, relevance = backend.ranked_users(query, user_id, words)
         exact: ColumnElement[int] = literal(0)
         if len(words) == 1:
-            exact = case((User.username_key == words[0], 1), else_=0)
+            exact = case((accounts_sql.has_username_key(words[0]), 1), else_=0)
         rows = await session.execute(
-            ranked.with_only_columns(User.id)
-            .order_by(exact.desc(), relevance.desc(), User.id.desc())
+            ranked.with_only_columns(user_id)
+            .order_by(exact.desc(), relevance.desc(), user_id.desc())
             .limit(ranking.window)
         )
         ids, offset = [row[0] for row in rows], 0
     chunk: Sequence[int] = ids[offset : offset + limit]
-    shown = {u.id: u for u in (await session.execute(query.where(User.id.in_(chunk)))).scalars()}
+    shown = {u[0]: u for u in (await session.execute(query.where(user_id.in_(chunk)))).all()}
     items = [social_queries.summary(shown[i], media) for i in chunk if i in shown]
     return Page(
         items=items,

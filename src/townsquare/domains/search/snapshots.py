@@ -1,6 +1,5 @@
-"""Relevance snapshots: the ranked ids of one search's first page, kept briefly so later pages
-read the same order (no duplicates or skips while posts arrive and bm25 statistics drift);
-stored by `infra.snapshots`."""
+"""Relevance snapshots (`infra.snapshots`): the ranked ids of a search's first page, and which
+search they belong to (bm25 statistics drift, so later pages must not rank again)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,6 @@ from townsquare.core.errors import Conflict, Forbidden, NotFound, ValidationFail
 from townsquare.core.events import emit, user_room
 from townsquare.domains.accounts import actions as accounts_actions
 from townsquare.domains.accounts import queries as accounts_queries
-from townsquare.domains.accounts.models import User
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.notifications import actions as notifications
 from townsquare.domains.social import queries
@@ -30,8 +29,8 @@ from townsquare.domains.social.schemas import (
 )
 
 
-async def access_target(session: AsyncSession, *, principal: Principal, username: str) -> User:
-    """Another user the caller may act on; a missing, banned or blocking user is the same 404."""
+async def access_target(session: AsyncSession, *, principal: Principal, username: str) -> int:
+    """The id of another user the caller may act on; missing, banned or blocking: one 404."""
     user = await accounts_queries.get_user_by_username(session, username=username)
     if user is None or user.status == "banned":
         raise NotFound("No such user")
@@ -39,7 +38,7 @@ async def access_target(session: AsyncSession, *, principal: Principal, username
         raise ValidationFailed("You cannot do that to yourself", code="self_action")
     if await queries.is_blocked_either_way(session, a=principal.user_id, b=user.id):
         raise NotFound("No such user")
-    return user
+    return user.id
 
 
 async def _insert(session: AsyncSession, row: object) -> bool:
@@ -64,20 +63,20 @@ async def check_send_friend_request(
     session: AsyncSession, *, principal: Principal, username: str, message: str | None
 ) -> RequestOutcome:
     """Ask to be friends; if the other user already asked us, that request is accepted."""
-    target = await access_target(session, principal=principal, username=username)
-    if await queries.are_friends(session, a=principal.user_id, b=target.id):
+    target_id = await access_target(session, principal=principal, username=username)
+    if await queries.are_friends(session, a=principal.user_id, b=target_id):
         raise Conflict("You are friends already", code="already_friends")
-    low, high = queries.pair(principal.user_id, target.id)
+    low, high = queries.pair(principal.user_id, target_id)
     existing = await _pending_between(session, low=low, high=high)
     if existing is None:
-        settings = await accounts_queries.get_settings(session, user_id=target.id)
+        settings = await accounts_queries.get_settings(session, user_id=target_id)
         if not settings.allow_friend_requests:
             raise Forbidden(
                 "This user does not accept friend requests", code="friend_requests_closed"
             )
         request = FriendRequest(
             sender_id=principal.user_id,
-            receiver_id=target.id,
+            receiver_id=target_id,
             user_low=low,
             user_high=high,
             message=message or None,
@@ -91,11 +90,11 @@ async def check_send_friend_request(
                     sender_username=principal.username,
                     message=request.message,
                 ),
-                to=[user_room(target.id)],
+                to=[user_room(target_id)],
             )
             await notifications.notify(
                 session,
-                recipient_id=target.id,
+                recipient_id=target_id,
                 type="friend_request",
                 actor_id=principal.user_id,
                 target=notifications.Target("friend_request", request.id),
@@ -137,7 +136,7 @@ async def do_accept(session: AsyncSession, *, request: FriendRequest) -> None:
         (request.receiver_id, request.sender_id),
     ):
         await _insert(session, Friendship(user_id=user_id, friend_id=friend_id))
-    receiver = await session.get(User, request.receiver_id)
+    receiver = await accounts_queries.get_user(session, user_id=request.receiver_id)
     assert receiver is not None
     emit(
         session,
@@ -215,30 +214,30 @@ async def check_remove_friend(
 
 async def check_follow(session: AsyncSession, *, principal: Principal, username: str) -> bool:
     """Follow a user; following again changes nothing. True when a follow was created."""
-    target = await access_target(session, principal=principal, username=username)
-    created = await _insert(session, Follow(follower_id=principal.user_id, followee_id=target.id))
+    target_id = await access_target(session, principal=principal, username=username)
+    created = await _insert(session, Follow(follower_id=principal.user_id, followee_id=target_id))
     if created:
         await accounts_actions.do_bump_counter(
             session, user_id=principal.user_id, column="following_count", delta=1
         )
         await accounts_actions.do_bump_counter(
-            session, user_id=target.id, column="followers_count", delta=1
+            session, user_id=target_id, column="followers_count", delta=1
         )
     if created and not await queries.is_muted(
-        session, muter_id=target.id, muted_id=principal.user_id
+        session, muter_id=target_id, muted_id=principal.user_id
     ):
         emit(
             session,
             NewFollower(follower_id=principal.user_id, follower_username=principal.username),
-            to=[user_room(target.id)],
+            to=[user_room(target_id)],
         )
     if created:
         await notifications.notify(
             session,
-            recipient_id=target.id,
+            recipient_id=target_id,
             type="follow",
             actor_id=principal.user_id,
-            target=notifications.Target("user", target.id),
+            target=notifications.Target("user", target_id),
         )
     return created
 
@@ -328,8 +327,8 @@ async def check_unblock(session: AsyncSession, *, principal: Principal, username
 
 async def check_mute(session: AsyncSession, *, principal: Principal, username: str) -> None:
     """Hide a user from the caller's feed and notifications; the muted user is not told."""
-    target = await access_target(session, principal=principal, username=username)
-    await _insert(session, Mute(muter_id=principal.user_id, muted_id=target.id))
+    target_id = await access_target(session, principal=principal, username=username)
+    await _insert(session, Mute(muter_id=principal.user_id, muted_id=target_id))
 
 
 async def check_unmute(session: AsyncSession, *, principal: Principal, username: str) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CompoundSelect, and_, func, literal, or_, select, union_all
+from sqlalchemy import and_, func, literal, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.core.pagination import Page, decode_id_cursor, encode_cursor
-from townsquare.domains.accounts.models import User
+from townsquare.domains.accounts import sql as accounts_sql
 from townsquare.domains.social.models import Block, Follow, FriendRequest, Friendship, Mute
 from townsquare.domains.social.schemas import (
     FriendRequestView,
@@ -18,6 +18,7 @@ from townsquare.domains.social.schemas import (
     Suggestion,
     UserSummary,
 )
+from townsquare.domains.social.sql import hidden_ids_select, muted_ids_select
 from townsquare.infra.media import LocalMediaStore
 
 
@@ -62,15 +63,6 @@ async def friendship_and_block(session: AsyncSession, *, a: int, b: int) -> tupl
     return bool(row[0]), bool(row[1])
 
 
-def hidden_ids_select(viewer_id: int) -> CompoundSelect[int]:
-    """Users hidden from the viewer by a block in either direction, as a subquery."""
-    return (
-        select(Block.blocked_id)
-        .where(Block.blocker_id == viewer_id)
-        .union(select(Block.blocker_id).where(Block.blocked_id == viewer_id))
-    )
-
-
 async def hidden_ids(session: AsyncSession, *, viewer_id: int) -> set[int]:
     """Users the viewer blocked or is blocked by."""
     return set((await session.execute(hidden_ids_select(viewer_id))).scalars())
@@ -83,7 +75,12 @@ async def is_muted(session: AsyncSession, *, muter_id: int, muted_id: int) -> bo
 
 
 async def muted_ids(session: AsyncSession, *, viewer_id: int) -> set[int]:
-    query = select(Mute.muted_id).where(Mute.muter_id == viewer_id)
+    return set((await session.execute(muted_ids_select(viewer_id))).scalars())
+
+
+async def muter_ids(session: AsyncSession, *, muted_id: int) -> set[int]:
+    """Users who muted this one: what it does is not told to them."""
+    query = select(Mute.muter_id).where(Mute.muted_id == muted_id)
     return set((await session.execute(query)).scalars())
 
 
@@ -135,12 +132,14 @@ async def relationship_view(
     )
 
 
-def summary(user: User, media: LocalMediaStore) -> UserSummary:
+def summary(columns: Sequence[Any], media: LocalMediaStore) -> UserSummary:
+    """A summary from a row of `accounts.sql.summary_columns()`."""
+    user_id, username, display_name, thumb = columns
     return UserSummary(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        avatar_thumbnail_url=media.url(user.avatar_thumb_key),
+        id=user_id,
+        username=username,
+        display_name=display_name,
+        avatar_thumbnail_url=media.url(thumb),
     )
 
 
@@ -151,19 +150,9 @@ async def summaries(
     if not user_ids:
         return {}
     rows = await session.execute(
-        select(User.id, User.username, User.display_name, User.avatar_thumb_key).where(
-            User.id.in_(set(user_ids))
-        )
+        select(*accounts_sql.summary_columns()).where(accounts_sql.user_id().in_(set(user_ids)))
     )  # four columns, not whole rows: lists render many users
-    return {
-        uid: UserSummary(
-            id=uid,
-            username=username,
-            display_name=display_name,
-            avatar_thumbnail_url=media.url(thumb),
-        )
-        for uid, username, display_name, thumb in rows.all()
-    }
+    return {row[0]: summary(row, media) for row in rows.all()}
 
 
 async def _edge_page(
@@ -181,9 +170,8 @@ async def _edge_page(
     """One page of a list of users reached by one kind of edge, newest edge first."""
     created = edge_id.table.c.created_at
     query = (
-        select(edge_id, created, User)
-        .join(User, User.id == other_id)
-        .where(owner_filter, User.status != "banned", *extra)
+        accounts_sql.join_user(select(edge_id, created, *accounts_sql.summary_columns()), other_id)
+        .where(owner_filter, accounts_sql.not_banned(), *extra)
         .order_by(edge_id.desc())
         .limit(limit + 1)
     )
@@ -194,9 +182,7 @@ async def _edge_page(
     rows = list((await session.execute(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [
-        ListedUser(**summary(user, media).model_dump(), since=since) for _, since, user in rows
-    ]
+    items = [ListedUser(**summary(row[2:], media).model_dump(), since=row[1]) for row in rows]
     next_cursor = encode_cursor({"id": rows[-1][0]}) if more else None
     return Page(items=items, next_cursor=next_cursor)
 
@@ -398,15 +384,18 @@ async def suggestions(
         .order_by((func.sum(both.c.m) * 2 + func.sum(both.c.s)).desc(), both.c.cand)
         .limit(limit)
     ).subquery()
+    user_id_column = accounts_sql.user_id()
     rows = (
         await session.execute(
-            select(User, ranked.c.m, ranked.c.s)
-            .join(ranked, ranked.c.cand == User.id)
-            .where(User.status == "active")
-            .order_by((ranked.c.m * 2 + ranked.c.s).desc(), User.id)
+            select(*accounts_sql.summary_columns(), ranked.c.m, ranked.c.s)
+            .join(ranked, ranked.c.cand == user_id_column)
+            .where(accounts_sql.is_active())
+            .order_by((ranked.c.m * 2 + ranked.c.s).desc(), user_id_column)
         )
     ).all()
     return [
-        Suggestion(**summary(user, media).model_dump(), mutual_friends=m, shared_follows=s)
-        for user, m, s in rows
+        Suggestion(
+            **summary(row[:4], media).model_dump(), mutual_friends=row[4], shared_follows=row[5]
+        )
+        for row in rows
     ]

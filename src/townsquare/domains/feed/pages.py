@@ -1,10 +1,11 @@
-"""The feed's hot reads as plain SQL on the driver connection (sqlite3 inline, asyncpg).
+"""Feed pages as plain SQL on the driver connection (sqlite3 inline, asyncpg): graph, render.
 
 A feed page is a handful of small indexed queries; building, caching and processing them
 through SQLAlchemy and loading ORM objects cost several times what the database spends on
-them (docs/PERFORMANCE.md, Feed). These functions keep the same rules as the ORM versions
-they replace (`posts_queries.visible_clause`, `render_posts`) and are tested through the API
-on both backends.
+them (docs/PERFORMANCE.md, Feed). Each statement is composed from the owning domains' SQL
+fragments (`accounts.sql`, `social.sql`, `posts.sql`; decision 0005), which keep the same
+rules as the ORM versions (`posts.sql.visible_clause`, `posts.queries.render_posts`), and is
+tested through the API on both backends.
 
 SQL is written once with `?` for a value and `IN ?L` / `NOT IN ?L` for a list of integers,
 and translated per dialect: SQLite reads the list from `json_each` (one cached statement for
@@ -24,7 +25,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.domains.accounts import queries as accounts_queries
+from townsquare.domains.accounts import sql as accounts_sql
 from townsquare.domains.accounts.policy import Principal
+from townsquare.domains.posts import sql as posts_sql
+from townsquare.domains.social import sql as social_sql
 from townsquare.infra.media import LocalMediaStore
 
 _MARK = re.compile(r"( NOT)? IN \?L|\?")
@@ -109,16 +113,8 @@ PREFERENCE_COLUMNS = (
 _PREFERENCE_BITS = " + ".join(
     f"CAST({name} AS INTEGER) * {1 << bit}" for bit, name in enumerate(PREFERENCE_COLUMNS)
 )
-# Banned friends and followees leave here, once, rather than by a join on every candidate.
-GRAPH_SQL = f"""
-SELECT 'f', e.friend_id, CAST(NULL AS DOUBLE PRECISION) FROM social_friendship e
-  JOIN account_user u ON u.id = e.friend_id WHERE e.user_id = ? AND u.status <> 'banned'
-UNION ALL
-SELECT 'g', e.followee_id, NULL FROM social_follow e
-  JOIN account_user u ON u.id = e.followee_id WHERE e.follower_id = ? AND u.status <> 'banned'
-UNION ALL SELECT 'x', muted_id, NULL FROM social_mute WHERE muter_id = ?
-UNION ALL SELECT 'x', blocked_id, NULL FROM social_block WHERE blocker_id = ?
-UNION ALL SELECT 'x', blocker_id, NULL FROM social_block WHERE blocked_id = ?
+# the social graph (five `?`) and the feed's own rows, in one round trip
+GRAPH_SQL = f"""{social_sql.graph_sql("CAST(NULL AS DOUBLE PRECISION)")}
 UNION ALL SELECT 'a', author_id, score FROM feed_affinity WHERE user_id = ?
 UNION ALL SELECT 'p', {_PREFERENCE_BITS}, NULL FROM feed_preferences WHERE user_id = ?
 """
@@ -154,40 +150,24 @@ async def graph(reader: Reader, *, user_id: int) -> Graph:
     )
 
 
-# the same row as accounts.queries._STANDING, for `principal_in_standing`
-STANDING_SQL = """
-SELECT u.username, u.role, u.status, s.revoked_at
-FROM account_user u JOIN account_session s ON s.user_id = u.id
-WHERE u.id = ? AND s.id = ?
-"""
-
-
 async def authenticate(reader: Reader, *, token: str, secret: str) -> Principal:
     """`accounts.queries.authenticate` on this connection: standing read every time (0003)."""
     claims = accounts_queries.token_claims(token, secret=secret)
-    rows = await reader.rows(STANDING_SQL, claims.user_id, claims.session_id)
+    rows = await reader.rows(accounts_sql.STANDING_SQL, claims.user_id, claims.session_id)
     return accounts_queries.principal_in_standing(claims, rows[0] if rows else None)
 
 
-_RENDER_SQL = """
-SELECT p.id, p.author_id, p.text, p.type, p.privacy, p.tags, p.mentions, p.meta,
-       p.shared_post_id, p.likes_count, p.comments_count, p.shares_count, p.views_count,
-       p.is_edited, p.created_at, p.updated_at,
-       u.username, u.display_name, u.avatar_thumb_key, u.status,
-       EXISTS (SELECT 1 FROM post_like l WHERE l.post_id = p.id AND l.user_id = ?),
-       EXISTS (SELECT 1 FROM post_media m WHERE m.post_id = p.id),
-       EXISTS (SELECT 1 FROM social_friendship f WHERE f.user_id = ? AND f.friend_id = p.author_id),
-       EXISTS (SELECT 1 FROM social_mute x WHERE x.muter_id = ? AND x.muted_id = p.author_id),
-       EXISTS (SELECT 1 FROM social_block b
-               WHERE (b.blocker_id = ? AND b.blocked_id = p.author_id)
-                  OR (b.blocker_id = p.author_id AND b.blocked_id = ?))
-FROM post_post p JOIN account_user u ON u.id = p.author_id
-WHERE p.id IN ?L
-"""
-_MEDIA_SQL = """
-SELECT post_id, id, kind, content_type, key, thumb_key, size, width, height
-FROM post_media WHERE post_id IN ?L ORDER BY id
-"""
+# the post, its author and the viewer's edges to the author: five `?` (the viewer), the ids
+_RENDER_SQL = posts_sql.view_sql(
+    extra=[
+        accounts_sql.author_sql("u"),
+        social_sql.is_friend_sql(posts_sql.AUTHOR),
+        social_sql.mutes_sql(posts_sql.AUTHOR),
+        social_sql.blocked_either_way_sql(posts_sql.AUTHOR),
+    ],
+    join=accounts_sql.join_user_sql(posts_sql.AUTHOR, "u"),
+)
+_LIKED, _EXTRA = posts_sql.VIEW_WIDTH - 2, posts_sql.VIEW_WIDTH
 
 
 def _timestamp(value: Any) -> datetime:
@@ -228,7 +208,7 @@ async def render(
     media: LocalMediaStore,
 ) -> dict[int, Rendered]:
     """PostView JSON of the posts among `ids` the viewer may see, in one query (+ media)."""
-    # Visibility is posts_queries.visible_clause (with mutes): staff see everything; others no
+    # Visibility is posts_sql.visible_clause (with mutes): staff see everything; others no
     # banned author, nothing across a block either way, no muted author, `friends` posts only
     # of friends. The dicts have PostView's JSON shape (ids as strings): no model per post.
     if not ids:
@@ -239,13 +219,16 @@ async def render(
     with_media: list[int] = []
     for row in await reader.rows(_RENDER_SQL, me, me, me, me, me, list(ids)):
         (pid, author, text, kind, privacy, tags, mentions, meta, shared, likes, comments) = row[:11]
-        shares, views, edited, created, updated, username, display, thumb, status = row[11:20]
-        liked, has_media, is_friend, muted, blocked = row[20:25]
-        if not staff and (
-            status == "banned"
-            or blocked
-            or muted
-            or not (author == me or privacy == "public" or (privacy == "friends" and is_friend))
+        shares, views, edited, created, updated = row[11:_LIKED]
+        liked, has_media = row[_LIKED:_EXTRA]
+        username, display, thumb, status, is_friend, muted, blocked = row[_EXTRA:]
+        if not staff and not (
+            accounts_sql.in_standing(status)
+            and not blocked
+            and not muted
+            and posts_sql.privacy_allows(
+                privacy, author_id=author, viewer_id=me, is_friend=bool(is_friend)
+            )
         ):
             continue
         meta = _json(meta) or {}
@@ -281,7 +264,7 @@ async def render(
             with_media.append(pid)
     if with_media:
         for pid, mid, kind, ctype, key, thumb_key, size, width, height in await reader.rows(
-            _MEDIA_SQL, with_media
+            posts_sql.MEDIA_SQL, with_media
         ):
             found[pid].json["media"].append(
                 {

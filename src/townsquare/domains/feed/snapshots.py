@@ -1,6 +1,4 @@
-"""Ranked-feed snapshots: the ordered (post id, score) pairs of one user's first page request,
-kept briefly so later pages come from the same order (no duplicates or skips while posts
-arrive); stored by `infra.snapshots`."""
+"""Ranked-feed snapshots (`infra.snapshots`): the (post id, score) order of a first page."""
 
 from __future__ import annotations
 

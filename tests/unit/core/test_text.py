@@ -1,10 +1,10 @@
-"""Post text handling: sanitizing, hashtags and mentions."""
+"""User text handling (core.text): sanitizing, hashtags and mentions."""
 
 from __future__ import annotations
 
 import pytest
 
-from townsquare.domains.posts.content import find_mentions, find_tags, plain, sanitize
+from townsquare.core.text import find_mentions, find_tags, plain, sanitize
 
 
 @pytest.mark.parametrize(
