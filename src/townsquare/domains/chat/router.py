@@ -10,7 +10,7 @@ from townsquare.context import AppContext
 from townsquare.core.errors import PayloadTooLarge, RateLimited, ValidationFailed
 from townsquare.core.pagination import MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser
-from townsquare.domains.chat import actions, files, queries, sending
+from townsquare.domains.chat import actions, files, queries
 from townsquare.domains.chat.schemas import (
     AddMember,
     ChatSettingsIn,
@@ -191,7 +191,7 @@ async def send_message(
 ) -> MessageView:
     """Send; the same `client_id` again returns the stored message with 200."""
     await hit_chat_limit(ctx, principal.user_id)
-    sent = await sending.send_message(
+    sent = await actions.send_message(
         ctx.db,
         user_id=principal.user_id,
         room_id=room_id,
