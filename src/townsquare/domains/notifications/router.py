@@ -13,7 +13,7 @@ from townsquare.core.clock import utcnow
 from townsquare.core.errors import BadRequest, ValidationFailed
 from townsquare.core.pagination import MAX_LIMIT, Page
 from townsquare.domains.accounts.dependencies import AdminUser, Ctx, CurrentUser
-from townsquare.domains.notifications import actions, delivery, policy, queries
+from townsquare.domains.notifications import actions, channels, policy, queries
 from townsquare.domains.notifications.jobs import ANNOUNCE_JOB
 from townsquare.domains.notifications.schemas import (
     AnnouncementCreate,
@@ -96,7 +96,7 @@ async def update_preferences(
 @router.get("/notifications/push/public-key", tags=["notifications"])
 async def push_public_key(ctx: Ctx) -> PushPublicKey:
     """The server's VAPID key, the `applicationServerKey` browsers subscribe with."""
-    sender = delivery.channels(ctx).push
+    sender = channels.process_channels(ctx).push
     if sender is None:
         raise BadRequest("Web Push is switched off on this server", code="push_disabled")
     return PushPublicKey(public_key=sender.public_key)
