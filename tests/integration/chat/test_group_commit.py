@@ -11,7 +11,8 @@ import pytest
 from tests.factories import app_ctx
 from tests.integration.chat.conftest import BASE, events, people, room, send
 from townsquare.core.errors import AppError
-from townsquare.domains.chat import actions, sending
+from townsquare.domains.chat import actions
+from townsquare.domains.chat.actions import batch
 from townsquare.domains.chat.schemas import SendMessage
 
 
@@ -19,19 +20,19 @@ from townsquare.domains.chat.schemas import SendMessage
 def batches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of every batch the group commit stores."""
     sizes: list[int] = []
-    original = actions.check_send_messages
+    original = batch.check_send_messages
 
     async def recording(session: Any, items: Any, **kw: Any) -> Any:
         sizes.append(len(items))
         return await original(session, items, **kw)
 
-    monkeypatch.setattr(actions, "check_send_messages", recording)
+    monkeypatch.setattr(batch, "check_send_messages", recording)
     return sizes
 
 
 async def _send(client: Any, who: Any, room_id: str, text: str, cid: str | None = None) -> Any:
     ctx = app_ctx(client)
-    return await sending.send_message(
+    return await actions.send_message(
         ctx.db,
         user_id=int(who.id),
         room_id=int(room_id),

@@ -20,7 +20,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.factories import app_ctx, register
 from tests.integration.notifications.conftest import FAST_JOBS, notify
-from townsquare.domains.notifications import delivery, policy
+from townsquare.domains.notifications import digests, policy
 from townsquare.domains.notifications.actions import Target
 
 
@@ -234,7 +234,7 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
 
     hour = ctx.settings.notifications_digest_hour
     # the Tokyo morning: only the daily Tokyo digest
-    assert await delivery.send_due_digests(ctx, now=_next_morning("Asia/Tokyo", hour)) == 1
+    assert await digests.send_due_digests(ctx, now=_next_morning("Asia/Tokyo", hour)) == 1
     [digest] = inbox.to(tokyo.email)
     # 3 likes + 1 comment, and the new post of benny, whom tokyo follows
     assert digest["Subject"] == "Your daily townsquare digest: 5 unread notifications"
@@ -250,10 +250,10 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
     # lisbon follows nobody: no top posts section
 
     # the same morning again: already sent
-    assert await delivery.send_due_digests(ctx, now=_next_morning("Asia/Tokyo", hour)) == 0
+    assert await digests.send_due_digests(ctx, now=_next_morning("Asia/Tokyo", hour)) == 0
     # a Lisbon Monday morning: the weekly Lisbon digest
     assert (
-        await delivery.send_due_digests(ctx, now=_next_morning("Europe/Lisbon", hour, monday=True))
+        await digests.send_due_digests(ctx, now=_next_morning("Europe/Lisbon", hour, monday=True))
         == 1
     )
     [weekly] = inbox.to(lisbon.email)
@@ -261,7 +261,7 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
     assert weekly["Subject"] == "Your weekly townsquare digest: 4 unread notifications"
     # afternoon: nothing; the user with digests off never gets one
     assert (
-        await delivery.send_due_digests(
+        await digests.send_due_digests(
             ctx, now=_next_morning("Europe/Lisbon", hour, monday=True) + timedelta(hours=5)
         )
         == 0
@@ -270,7 +270,7 @@ async def test_digests_go_out_in_the_local_morning_once(mail_client, inbox):
     # nothing unread: no digest the next day either
     await client.put("/api/v1/realtime/notifications/read-all", headers=tokyo.headers)
     next_day = _next_morning("Asia/Tokyo", hour) + timedelta(days=1)
-    assert await delivery.send_due_digests(ctx, now=next_day) == 0
+    assert await digests.send_due_digests(ctx, now=next_day) == 0
 
 
 def test_digests_and_cleanup_are_scheduled() -> None:

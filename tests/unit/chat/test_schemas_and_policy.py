@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from townsquare.domains.chat import actions, policy
+from townsquare.domains.chat import policy
+from townsquare.domains.chat.actions.rooms import direct_key
 from townsquare.domains.chat.models import ChatMember, ChatRoom
 from townsquare.domains.chat.schemas import (
     MessageView,
@@ -84,7 +85,7 @@ def test_event_payloads_use_the_seed_names_and_string_ids():
 
 
 def test_direct_key_is_the_same_from_both_sides():
-    assert actions._direct_key(9, 4) == actions._direct_key(4, 9) == "4:9"
+    assert direct_key(9, 4) == direct_key(4, 9) == "4:9"
 
 
 def test_hidden_history_starts_after_joining():

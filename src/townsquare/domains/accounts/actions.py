@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.config import Settings
 from townsquare.core.clock import utcnow
+from townsquare.core.db import rowcount
 from townsquare.core.errors import (
     AppError,
     BadRequest,
@@ -296,7 +297,7 @@ async def attempt_refresh(
         .where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None))
         .values(used_at=utcnow())
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         do_revoke_session(session, login_session, reason="token_reuse")
         do_audit(
             session,
@@ -633,7 +634,7 @@ async def do_purge_stale_sessions(session: AsyncSession, *, older_than: timedelt
     )
     await session.execute(delete(RefreshToken).where(RefreshToken.session_id.in_(stale)))
     result = await session.execute(delete(LoginSession).where(LoginSession.id.in_(stale)))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 Counter = Literal["followers_count", "following_count", "posts_count", "achievements_count"]

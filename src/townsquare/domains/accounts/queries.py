@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -317,3 +318,43 @@ async def list_audit_events(
         for row in rows
     ]
     return Page(items=items, next_cursor=encode_cursor({"id": rows[-1].id}) if more else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """How to reach a user outside the app and what they asked to be sent there."""
+
+    user_id: int
+    username: str
+    display_name: str | None
+    email: str
+    status: str
+    timezone: str
+    digest: str
+    notification_categories: dict[str, Any]
+
+
+_CONTACT_CHUNK = 900  # ids per IN list: under SQLite's bound-parameter limit with room to spare
+
+
+async def contacts(session: AsyncSession, *, user_ids: Sequence[int]) -> dict[int, Contact]:
+    """Contact details and notification settings of many users (those with settings), by id."""
+    out: dict[int, Contact] = {}
+    for start in range(0, len(user_ids), _CONTACT_CHUNK):
+        rows = await session.execute(
+            select(
+                User.id,
+                User.username,
+                User.display_name,
+                User.email,
+                User.status,
+                UserSettings.timezone,
+                UserSettings.digest,
+                UserSettings.notification_categories,
+            )
+            .join(UserSettings, UserSettings.user_id == User.id)
+            .where(User.id.in_(user_ids[start : start + _CONTACT_CHUNK]))
+        )
+        for r in rows:
+            out[r[0]] = Contact(*r)
+    return out

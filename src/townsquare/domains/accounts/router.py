@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response, UploadFile
 from pydantic import BaseModel
 
 from townsquare.core.errors import BadRequest, PayloadTooLarge
-from townsquare.core.pagination import MAX_LIMIT, Page
+from townsquare.core.pagination import Page
+from townsquare.core.params import Cursor, IdPath, Limit, UsernamePath
 from townsquare.domains.accounts import actions, queries
 from townsquare.domains.accounts.dependencies import AdminUser, Ctx, CurrentUser, Meta, OptionalUser
 from townsquare.domains.accounts.schemas import (
@@ -27,8 +28,6 @@ from townsquare.domains.accounts.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1")
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-UsernamePath = Annotated[str, Path(min_length=1, max_length=30)]
 
 
 class RevokedCount(BaseModel):
@@ -244,8 +243,8 @@ async def admin_update_user(
 async def list_audit(
     ctx: Ctx,
     principal: AdminUser,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
     user: Annotated[str | None, Query(max_length=30)] = None,
     action: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Page[AuditEntry]:

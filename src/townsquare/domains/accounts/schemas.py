@@ -26,22 +26,6 @@ Visibility = Literal["public", "friends", "private"]
 MessagePermission = Literal["everyone", "friends", "nobody"]
 Digest = Literal["daily", "weekly", "never"]
 
-NOTIFICATION_CATEGORIES = (
-    "friend_requests",
-    "follows",
-    "likes",
-    "comments",
-    "mentions",
-    "shares",
-    "messages",
-    "achievements",
-    "challenges",
-    "mentorship",
-    "events",
-    "moderation",
-    "system",
-)
-
 
 class Strict(BaseModel):
     """Request bodies refuse unknown fields (a typo is an error) and NUL characters."""

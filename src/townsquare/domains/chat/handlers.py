@@ -7,7 +7,7 @@ from typing import Any
 
 from townsquare.core.errors import Forbidden, NotFound
 from townsquare.core.events import user_room
-from townsquare.domains.chat import actions, policy, queries, sending
+from townsquare.domains.chat import actions, policy, queries
 from townsquare.domains.chat.schemas import RoomRef, SocketMessage, SocketRead, Typing, UserTyping
 from townsquare.infra.ratelimit import Rule
 from townsquare.realtime.registry import HandlerContext, registry
@@ -55,7 +55,7 @@ async def may_join_chat(ctx: HandlerContext, room: str) -> None:
 @registry.on("chat:message", model=SocketMessage, rate="chat")
 async def message(ctx: HandlerContext, data: SocketMessage) -> dict[str, Any]:
     """The same action as the REST route; the ack carries the stored message."""
-    sent = await sending.send_message(
+    sent = await actions.send_message(
         ctx.app.db,
         user_id=ctx.user_id,
         room_id=data.room_id,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Form, Query, Response, UploadFile
 
 from townsquare.context import AppContext
 from townsquare.core.errors import PayloadTooLarge, RateLimited, ValidationFailed
-from townsquare.core.pagination import MAX_LIMIT, Page
+from townsquare.core.pagination import Page
+from townsquare.core.params import Cursor, IdPath, IdQuery, Limit
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser
-from townsquare.domains.chat import actions, files, queries, sending
+from townsquare.domains.chat import actions, files, queries
 from townsquare.domains.chat.schemas import (
     AddMember,
     ChatSettingsIn,
@@ -31,9 +32,6 @@ from townsquare.infra import images
 from townsquare.infra.ratelimit import Rule
 
 router = APIRouter(prefix="/api/v1/realtime/chat", tags=["chat"])
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-Cursor = Annotated[str | None, Query(max_length=512)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def chat_rule(ctx: AppContext) -> Rule:
@@ -168,7 +166,7 @@ async def list_messages(
     principal: CurrentUser,
     before: Cursor = None,
     after: Cursor = None,
-    around: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    around: IdQuery = None,
     limit: Limit = 50,
 ) -> MessagePage:
     """History in sequence order: newest, `before`/`after` a cursor, or `around` a message."""
@@ -191,7 +189,7 @@ async def send_message(
 ) -> MessageView:
     """Send; the same `client_id` again returns the stored message with 200."""
     await hit_chat_limit(ctx, principal.user_id)
-    sent = await sending.send_message(
+    sent = await actions.send_message(
         ctx.db,
         user_id=principal.user_id,
         room_id=room_id,
@@ -342,7 +340,7 @@ async def search_messages(
     ctx: Ctx,
     principal: CurrentUser,
     q: Annotated[str, Query(min_length=1, max_length=200)],
-    room_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    room_id: IdQuery = None,
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> Page[MessageView]:

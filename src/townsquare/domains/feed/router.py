@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic_core import to_json
 
 from townsquare.core.errors import Unauthorized
-from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from townsquare.core.pagination import DEFAULT_LIMIT, Page
+from townsquare.core.params import Cursor, Limit
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser, bearer_token
 from townsquare.domains.feed import actions, pages, queries
 from townsquare.domains.feed.schemas import (
@@ -23,8 +24,6 @@ from townsquare.domains.feed.snapshots import snapshots
 from townsquare.domains.posts.schemas import PostType
 
 router = APIRouter(prefix="/api/v1", tags=["feed"])
-Cursor = Annotated[str | None, Query(max_length=512)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 WindowQuery = Annotated[Literal["hour", "day", "week"], Query()]
 
 

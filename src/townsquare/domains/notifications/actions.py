@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.core import ids as id_layout
 from townsquare.core.clock import utcnow
+from townsquare.core.db import rowcount
 from townsquare.core.errors import NotFound, ValidationFailed
 from townsquare.core.events import emit, user_room
 from townsquare.core.ids import new_id
@@ -338,7 +339,7 @@ async def do_mark_all_read(session: AsyncSession, *, user_id: int) -> tuple[int,
         .values(read_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    marked = int(getattr(result, "rowcount", 0) or 0)
+    marked = rowcount(result)
     count = await queries.unread_count(session, user_id=user_id)
     if marked:
         emit(
@@ -442,7 +443,7 @@ async def check_remove_push_subscription(
             PushSubscription.id == subscription_id, PushSubscription.user_id == user_id
         )
     )
-    if not getattr(result, "rowcount", 0):
+    if not rowcount(result):
         raise NotFound("No such push subscription")
 
 

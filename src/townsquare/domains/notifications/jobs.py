@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from townsquare.core.clock import utcnow
 from townsquare.domains.accounts import queries as accounts_queries
-from townsquare.domains.notifications import actions, delivery
+from townsquare.domains.notifications import actions, delivery, digests
 from townsquare.infra.jobs import registry
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ async def cleanup(ctx: AppContext, payload: dict[str, Any]) -> None:
 @registry.job(DIGEST_JOB, max_attempts=2, timeout=3600)
 async def digest(ctx: AppContext, payload: dict[str, Any]) -> None:
     """Send the digests due this quarter hour (each user's local morning)."""
-    await delivery.send_due_digests(ctx)
+    await digests.send_due_digests(ctx)
 
 
 registry.every(3600, CLEANUP_JOB)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from townsquare.domains.accounts.schemas import NOTIFICATION_CATEGORIES
+from townsquare.domains.notifications.schemas import NOTIFICATION_CATEGORIES
 
 
 @dataclass(frozen=True, slots=True)

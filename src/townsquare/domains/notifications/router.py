@@ -6,14 +6,15 @@ import html
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from townsquare.core.clock import utcnow
 from townsquare.core.errors import BadRequest, ValidationFailed
-from townsquare.core.pagination import MAX_LIMIT, Page
+from townsquare.core.pagination import Page
+from townsquare.core.params import Cursor, IdPath, Limit
 from townsquare.domains.accounts.dependencies import AdminUser, Ctx, CurrentUser
-from townsquare.domains.notifications import actions, delivery, policy, queries
+from townsquare.domains.notifications import actions, channels, policy, queries
 from townsquare.domains.notifications.jobs import ANNOUNCE_JOB
 from townsquare.domains.notifications.schemas import (
     AnnouncementCreate,
@@ -30,7 +31,6 @@ from townsquare.domains.notifications.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1")
-SubscriptionPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Token = Annotated[str, Query(min_length=1, max_length=200)]
 
 
@@ -38,8 +38,8 @@ Token = Annotated[str, Query(min_length=1, max_length=200)]
 async def list_notifications(
     ctx: Ctx,
     principal: CurrentUser,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
+    cursor: Cursor = None,
+    limit: Limit = 20,
     unread_only: bool = False,
 ) -> Page[NotificationView]:
     """The caller's notifications, most recent activity first."""
@@ -96,7 +96,7 @@ async def update_preferences(
 @router.get("/notifications/push/public-key", tags=["notifications"])
 async def push_public_key(ctx: Ctx) -> PushPublicKey:
     """The server's VAPID key, the `applicationServerKey` browsers subscribe with."""
-    sender = delivery.channels(ctx).push
+    sender = channels.process_channels(ctx).push
     if sender is None:
         raise BadRequest("Web Push is switched off on this server", code="push_disabled")
     return PushPublicKey(public_key=sender.public_key)
@@ -138,7 +138,7 @@ async def add_push_subscription(
     "/notifications/push/subscriptions/{subscription_id}", status_code=204, tags=["notifications"]
 )
 async def remove_push_subscription(
-    subscription_id: SubscriptionPath, ctx: Ctx, principal: CurrentUser
+    subscription_id: IdPath, ctx: Ctx, principal: CurrentUser
 ) -> Response:
     """Stop Web Push to one browser."""
     async with ctx.db.transaction() as session:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.core.clock import utcnow
+from townsquare.core.db import rowcount
 from townsquare.core.errors import Conflict, NotFound, ValidationFailed
 from townsquare.core.events import emit, user_room
 from townsquare.core.text import find_mentions, find_tags, plain, sanitize
@@ -183,7 +184,7 @@ async def check_create_post(
             .values(post_id=post.id)
             .execution_options(synchronize_session=False)
         )
-        if int(attached.rowcount) != len(media_ids):  # type: ignore[attr-defined]
+        if rowcount(attached) != len(media_ids):
             raise ValidationFailed(
                 "Attach only your own uploads, each to one post", code="invalid_media"
             )
@@ -320,7 +321,7 @@ async def check_delete_post(
     result = await session.execute(
         delete(Post).where(Post.id == post.id).execution_options(synchronize_session=False)
     )
-    if int(result.rowcount) != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise NotFound("No such post")
     await accounts_actions.do_bump_counter(
         session, user_id=post.author_id, column="posts_count", delta=-1
@@ -358,7 +359,7 @@ async def check_unlike(session: AsyncSession, *, principal: Principal, post_id: 
         .where(PostLike.post_id == post.id, PostLike.user_id == principal.user_id)
         .execution_options(synchronize_session=False)
     )
-    if int(removed.rowcount):  # type: ignore[attr-defined]
+    if rowcount(removed):
         await _bump(session, Post, post.id, likes_count=-1)
     return await _count(session, post.id, Post.likes_count)
 
@@ -574,7 +575,7 @@ async def check_delete_comment(
     result = await session.execute(
         delete(Comment).where(Comment.id == comment.id).execution_options(synchronize_session=False)
     )
-    if int(result.rowcount) != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise NotFound("No such comment")
     await session.execute(
         delete(Comment)

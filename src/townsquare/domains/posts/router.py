@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
-from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from townsquare.core.pagination import DEFAULT_LIMIT, Page
+from townsquare.core.params import Cursor, IdPath, Limit, UsernamePath
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser, OptionalUser
 from townsquare.domains.posts import actions, queries, uploads
 from townsquare.domains.posts.schemas import (
@@ -28,10 +29,6 @@ from townsquare.domains.posts.schemas import (
 from townsquare.infra import images
 
 router = APIRouter(prefix="/api/v1", tags=["posts"])
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-UsernamePath = Annotated[str, Path(min_length=1, max_length=30)]
-Cursor = Annotated[str | None, Query(max_length=512)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 MEDIA_BODY: dict[str, Any] = {

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from townsquare.context import AppContext
-from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from townsquare.core.pagination import DEFAULT_LIMIT, Page
+from townsquare.core.params import Cursor, Limit
 from townsquare.domains.accounts.dependencies import Ctx, OptionalUser
 from townsquare.domains.posts.schemas import PostType, PostView
 from townsquare.domains.search import queries
@@ -16,8 +17,6 @@ from townsquare.domains.search.snapshots import snapshots
 from townsquare.domains.social.schemas import UserSummary
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
-Cursor = Annotated[str | None, Query(max_length=512)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 SortQuery = Annotated[
     queries.Sort | None,
     Query(description="relevance (default with words) or latest (newest first)"),

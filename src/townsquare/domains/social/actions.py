@@ -14,6 +14,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townsquare.core.db import rowcount
 from townsquare.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from townsquare.core.events import emit, user_room
 from townsquare.domains.accounts import actions as accounts_actions
@@ -124,7 +125,7 @@ async def _claim_request(session: AsyncSession, request_id: int) -> bool:
         .where(FriendRequest.id == request_id)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) == 1  # type: ignore[attr-defined]
+    return rowcount(result) == 1
 
 
 async def do_accept(session: AsyncSession, *, request: FriendRequest) -> None:
@@ -200,7 +201,7 @@ async def do_unfriend(session: AsyncSession, *, a: int, b: int) -> bool:
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount) > 0  # type: ignore[attr-defined]
+    return rowcount(result) > 0
 
 
 async def check_remove_friend(
@@ -249,7 +250,7 @@ async def do_unfollow(session: AsyncSession, *, follower_id: int, followee_id: i
         .where(Follow.follower_id == follower_id, Follow.followee_id == followee_id)
         .execution_options(synchronize_session=False)
     )
-    if int(result.rowcount) == 0:  # type: ignore[attr-defined]
+    if rowcount(result) == 0:
         return False
     await accounts_actions.do_bump_counter(
         session, user_id=follower_id, column="following_count", delta=-1

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from townsquare.core.errors import NotFound
-from townsquare.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from townsquare.core.pagination import DEFAULT_LIMIT, Page
+from townsquare.core.params import Cursor, IdPath, Limit, UsernamePath
 from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts.dependencies import Ctx, CurrentUser, OptionalUser
 from townsquare.domains.social import actions, queries
@@ -22,10 +21,6 @@ from townsquare.domains.social.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["social"])
-IdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-UsernamePath = Annotated[str, Path(min_length=1, max_length=30)]
-Cursor = Annotated[str | None, Query(max_length=512)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 @router.post("/friends/requests", status_code=201)
