@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
-from tests.factories import app_ctx, register
-from tests.integration.posts.conftest import post
+from tests.helpers.accounts import register
+from tests.helpers.app import app_ctx
+from tests.helpers.posts import post
 from townsquare.core.events import user_room
 from townsquare.infra.bus import BusMessage
 

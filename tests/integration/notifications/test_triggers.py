@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.factories import Member, app_ctx, register
-from tests.integration.realtime.conftest import until
+from tests.helpers.accounts import Member, register
+from tests.helpers.app import app_ctx
+from tests.helpers.gateway import until
 from townsquare.domains.posts import actions as posts_actions
 from townsquare.domains.posts import jobs as posts_jobs
 from townsquare.domains.social import actions as social_actions

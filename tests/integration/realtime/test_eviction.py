@@ -9,8 +9,8 @@ import httpx
 import pytest
 import socketio
 
-from tests.factories import Member, register
-from tests.integration.realtime.conftest import WAIT, GatewayFactory, JsClient, JsFactory, until
+from tests.helpers.accounts import Member, register
+from tests.helpers.gateway import WAIT, GatewayFactory, JsClient, JsFactory, until
 from townsquare.context import AppContext
 from townsquare.realtime import Gateway
 from townsquare.realtime.rooms import evict_from_room

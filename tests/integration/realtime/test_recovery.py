@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.factories import Member
-from tests.integration.realtime.conftest import WAIT, GatewayFactory, JsFactory, until
+from tests.helpers.accounts import Member
+from tests.helpers.gateway import WAIT, GatewayFactory, JsFactory, until
 from townsquare.core.events import user_room
 from townsquare.realtime import Gateway
 
