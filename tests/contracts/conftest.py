@@ -19,6 +19,7 @@ CONTRACT_SETTINGS: dict[str, Any] = {
     **CHAT_SETTINGS,
     # a chat message's notification job would land at a random point of a later contract
     "chat_notify_delay_seconds": 600.0,
+    "feed_like_aggregate_seconds": 0.5,  # a like burst's window closes within the contract
 }
 
 

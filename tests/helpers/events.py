@@ -11,6 +11,7 @@ in tests/contracts fails for an Event subclass without one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import importlib
 import inspect
@@ -28,7 +29,7 @@ from pydantic_core import PydanticUndefined
 
 import townsquare
 from tests.helpers.app import app_ctx
-from tests.helpers.gateway import WAIT
+from tests.helpers.gateway import until
 from townsquare.core.events import Delivery, Event
 
 T = TypeVar("T")
@@ -176,8 +177,9 @@ async def verify_action(
 ) -> T:
     """Run `action`; the events it publishes must be exactly `expected(result)`, no more.
 
-    `expected` may be async, to read views over the API right after the action. Waits (up to WAIT) for events that follow the action asynchronously (jobs, timers), then
-    QUIET seconds more so that a surplus event is seen too. Returns the action's result.
+    `expected` may be async, to read views over the API right after the action. Waits (up to
+    WAIT) for events that follow the action asynchronously (jobs, timers), then QUIET seconds
+    more so that a surplus event is seen too. Returns the action's result.
     """
     classes = event_classes()
     with tap(app_ctx(client).bus) as seen:
@@ -186,14 +188,11 @@ async def verify_action(
         wanted = list(await expecting if inspect.isawaitable(expecting) else expecting)
         counts = Counter(e.type for e in wanted)
 
-        async def arrived() -> None:
-            while any(sum(s.type == t for s in seen) < n for t, n in counts.items()):
-                await asyncio.sleep(0.02)
+        def arrived() -> bool:
+            return all(sum(s.type == t for s in seen) >= n for t, n in counts.items())
 
-        try:
-            await asyncio.wait_for(arrived(), WAIT)
-        except TimeoutError:
-            pass  # the comparison below says what is missing
+        with contextlib.suppress(AssertionError):  # the comparison below says what is missing
+            await until(arrived)
         await asyncio.sleep(QUIET)
         got = list(seen)
     assert Counter(s.type for s in got) == counts, (
@@ -206,7 +205,8 @@ async def verify_action(
     for want in wanted:
         rooms = frozenset(want.rooms)
         candidates = [s for s in unmatched if s.type == want.type and s.rooms == rooms]
-        assert candidates, f"no {want.type} to {sorted(rooms)}; got {[(s.type, sorted(s.rooms)) for s in unmatched]}"
+        left = [(s.type, sorted(s.rooms)) for s in unmatched]
+        assert candidates, f"no {want.type} to {sorted(rooms)}; left {left}"
         match = next((s for s in candidates if s.payload == want.payload), None)
         assert match is not None, f"{want.type} payload {candidates[0].payload} != {want.payload}"
         unmatched.remove(match)
