@@ -38,6 +38,16 @@ REDIS_URL = os.environ.get("TOWNSQUARE_TEST_REDIS_URL")
 BACKENDS = ["embedded", *(["cluster"] if PG_URL else [])]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark cluster runs `postgres` (and `redis` when set), so `-m "not postgres"` skips them."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "cluster":
+            item.add_marker(pytest.mark.postgres)
+            if REDIS_URL:
+                item.add_marker(pytest.mark.redis)
+
+
 def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
