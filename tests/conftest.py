@@ -8,9 +8,11 @@ TOWNSQUARE_TEST_REDIS_URL is set). A configured service that cannot be reached f
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -22,15 +24,28 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from tests.helpers.app import app_ctx
+from tests.helpers.gateway import DRIVER, ROOT, JsClient, JsFactory
 from townsquare.app import create_app
 from townsquare.config import Settings
 from townsquare.core.db import make_engine
+from townsquare.core.events import Delivery
 from townsquare.core.migrations import upgrade
 from townsquare.models import metadata
 
 PG_URL = os.environ.get("TOWNSQUARE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TOWNSQUARE_TEST_REDIS_URL")
 BACKENDS = ["embedded", *(["cluster"] if PG_URL else [])]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark cluster runs `postgres` (and `redis` when set), so `-m "not postgres"` skips them."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("backend") == "cluster":
+            item.add_marker(pytest.mark.postgres)
+            if REDIS_URL:
+                item.add_marker(pytest.mark.redis)
 
 
 def _worker() -> str:
@@ -148,3 +163,62 @@ async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]
     """An HTTP client to a fresh app on a clean database."""
     async with make_client() as c:
         yield c
+
+
+@pytest.fixture
+def published_ignores() -> tuple[str, ...]:
+    """Event type prefixes `published` leaves out; a folder overrides it to keep to its own."""
+    return ()
+
+
+@pytest.fixture
+def published(client: httpx.AsyncClient, published_ignores: tuple[str, ...]) -> list[Delivery]:
+    """Every delivery the app's database hands to the bus after a commit, in order."""
+    db = app_ctx(client).db
+    seen: list[Delivery] = []
+    original = db.publisher
+
+    async def capture(deliveries: list[Delivery]) -> None:
+        seen.extend(d for d in deliveries if not d.event.type.startswith(published_ignores))
+        if original is not None:
+            await original(deliveries)
+
+    db.publisher = capture
+    return seen
+
+
+@pytest.fixture(scope="session")
+def node_modules() -> Path:
+    """socket.io-client, installed from package.json on first use."""
+    if shutil.which("node") is None:
+        pytest.fail("node is required for the socket.io-client tests")
+    target = ROOT / "node_modules" / "socket.io-client"
+    if not target.exists():
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=ROOT, check=True
+        )
+    return target
+
+
+@pytest.fixture
+def js_client(node_modules: Path) -> JsFactory:
+    """Start the official socket.io-client in a Node process against a gateway URL."""
+
+    @asynccontextmanager
+    async def factory(url: str, **options: Any) -> AsyncIterator[JsClient]:
+        proc = await asyncio.create_subprocess_exec(
+            "node",
+            str(DRIVER),
+            url + "/realtime",
+            json.dumps(options),
+            cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        js = JsClient(proc)
+        try:
+            yield js
+        finally:
+            await js.close()
+
+    return factory

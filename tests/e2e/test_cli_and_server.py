@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts the CLI as processes
 BIN = Path(sys.executable).parent / "townsquare"
 
 

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import PASSWORD, app_ctx, login, register
+from tests.helpers.accounts import PASSWORD, login, register
+from tests.helpers.app import app_ctx
 from townsquare.domains.accounts.models import User
 
 

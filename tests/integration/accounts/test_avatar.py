@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from tests.factories import register
+from tests.helpers.accounts import register
 
 
 def image_bytes(fmt: str, size=(400, 300), color=(200, 30, 30)) -> bytes:

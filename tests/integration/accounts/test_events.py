@@ -4,25 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import app_ctx, login, make_admin, register
-from townsquare.core.events import Delivery, emit
+from tests.helpers.accounts import login, make_admin, register
+from tests.helpers.app import app_ctx
+from townsquare.core.events import emit
 from townsquare.domains.accounts.schemas import AccountStatusChanged
-
-
-@pytest.fixture
-def published(client) -> list[Delivery]:
-    """Every delivery the app's database hands to the bus after a commit."""
-    db = app_ctx(client).db
-    seen: list[Delivery] = []
-    original = db.publisher
-
-    async def capture(deliveries: list[Delivery]) -> None:
-        seen.extend(deliveries)
-        if original is not None:
-            await original(deliveries)
-
-    db.publisher = capture
-    return seen
 
 
 async def test_status_change_is_told_to_the_users_own_room(client, published):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import make_admin, register, set_role
+from tests.helpers.accounts import make_admin, register, set_role
 
 
 async def patch_me(client, member, **body):

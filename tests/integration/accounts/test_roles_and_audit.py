@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.factories import PASSWORD, login, make_admin, register
+from tests.helpers.accounts import PASSWORD, login, make_admin, register
 
 
 async def set_status(client, admin, username: str, **changes):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.factories import PASSWORD, from_address, register
+from tests.helpers.accounts import PASSWORD, register
+from tests.helpers.app import from_address
 
 
 async def fail_login(client, username: str) -> int:

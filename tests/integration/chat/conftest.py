@@ -1,59 +1,23 @@
-"""Chat fixtures: an app with fast jobs and short chat timers, a full gateway, socket devices."""
+"""Chat fixtures: an app with fast jobs and short chat timers, and a full gateway beside it."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import socketio
 from prometheus_client import CollectorRegistry
 
-from tests.factories import Member, app_ctx, register
-from tests.integration.realtime.conftest import js_client, node_modules  # noqa: F401
-from townsquare.core.events import Delivery
+from tests.helpers.app import app_ctx
+from tests.helpers.chat import CHAT_SETTINGS
 from townsquare.realtime import Gateway
-
-WAIT = 10.0  # how long to wait for something that should happen; never a pass condition
-BASE = "/api/v1/realtime/chat"
-CHAT_SETTINGS: dict[str, Any] = {
-    "jobs_run_inline": True,
-    "jobs_retry_base_seconds": 0.05,
-    "jobs_retry_max_seconds": 0.2,
-    "jobs_poll_seconds": 0.05,
-    "jobs_schedules_enabled": False,
-    "chat_notify_delay_seconds": 0.3,
-    "chat_typing_ttl_seconds": 0.3,
-    "chat_typing_max_room_size": 5,
-}
 
 
 @pytest.fixture
 async def client(make_client: Any) -> AsyncIterator[httpx.AsyncClient]:
     async with make_client(**CHAT_SETTINGS) as c:
         yield c
-
-
-@pytest.fixture
-def published(client: httpx.AsyncClient) -> list[Delivery]:
-    """Every delivery the app's database hands to the bus after a commit."""
-    db = app_ctx(client).db
-    seen: list[Delivery] = []
-    original = db.publisher
-
-    async def capture(deliveries: list[Delivery]) -> None:
-        seen.extend(deliveries)
-        if original is not None:
-            await original(deliveries)
-
-    db.publisher = capture
-    return seen
-
-
-def events(published: list[Delivery], name: str) -> list[Delivery]:
-    return [d for d in published if d.event.type == name]
 
 
 @pytest.fixture
@@ -65,89 +29,3 @@ async def gateway_url(client: httpx.AsyncClient) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await gw.stop()
-
-
-CHAT_EVENTS = (
-    "chat:new_message",
-    "chat:message_updated",
-    "chat:user_typing",
-    "chat:read_receipt",
-    "chat:unread",
-    "chat:room_updated",
-    "room:left",
-    "chat:delivery_receipt",
-)
-
-
-class Device:
-    """One python-socketio client of a user, recording the chat events it receives."""
-
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: list[tuple[str, Any]] = []
-        for name in CHAT_EVENTS:
-            self.sio.on(name, self._recorder(name), namespace="/realtime")
-
-    def _recorder(self, name: str) -> Any:
-        async def record(data: Any, *meta: Any) -> None:
-            self.events.append((name, data))
-
-        return record
-
-    async def connect(self, url: str, member: Member) -> Device:
-        await self.sio.connect(
-            url,
-            namespaces=["/realtime"],
-            auth={"token": member.access_token},
-            transports=["websocket"],
-            wait_timeout=WAIT,
-        )
-        return self
-
-    async def call(self, event: str, data: Any) -> Any:
-        return await self.sio.call(event, data, namespace="/realtime", timeout=WAIT)
-
-    async def next(self, name: str, where: Any = None) -> Any:
-        async def wait() -> Any:
-            while True:
-                for i, (seen, data) in enumerate(self.events):
-                    if seen == name and (where is None or where(data)):
-                        del self.events[i]
-                        return data
-                await asyncio.sleep(0.01)
-
-        return await asyncio.wait_for(wait(), WAIT)
-
-    def named(self, name: str) -> list[Any]:
-        return [d for n, d in self.events if n == name]
-
-    async def close(self) -> None:
-        await self.sio.disconnect()
-
-
-async def room(
-    client: httpx.AsyncClient, owner: Member, type_: str = "group", *members: Member, **extra: Any
-) -> dict[str, Any]:
-    """Create a room as `owner` with `members`; returns the room view."""
-    body: dict[str, Any] = {"type": type_, "member_ids": [m.id for m in members], **extra}
-    if type_ != "direct":
-        body.setdefault("name", f"{type_} room")
-    reply = await client.post(f"{BASE}/rooms", json=body, headers=owner.headers)
-    assert reply.status_code in (200, 201), reply.text
-    data: dict[str, Any] = reply.json()
-    return data
-
-
-async def send(
-    client: httpx.AsyncClient, who: Member, room_id: str, text: str, **extra: Any
-) -> dict[str, Any]:
-    reply = await client.post(
-        f"{BASE}/rooms/{room_id}/messages", json={"message": text, **extra}, headers=who.headers
-    )
-    assert reply.status_code in (200, 201), reply.text
-    data: dict[str, Any] = reply.json()
-    return data
-
-
-async def people(client: httpx.AsyncClient, n: int, prefix: str = "chat") -> list[Member]:
-    return [await register(client) for _ in range(n)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from tests.factories import login
-from tests.integration.chat.conftest import BASE
+from tests.helpers.accounts import login
+from tests.helpers.chat import BASE
 from townsquare.demo import demo_password, generate_demo
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.factories import app_ctx
-from tests.integration.chat.conftest import BASE, events, people, room, send
+from tests.helpers.app import app_ctx
+from tests.helpers.chat import BASE, people, room, send
+from tests.helpers.events import events
 from townsquare.core.errors import AppError
 from townsquare.domains.chat import actions
 from townsquare.domains.chat.actions import batch

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.integration.chat.conftest import BASE, CHAT_SETTINGS, events, people, room, send
+from tests.helpers.chat import BASE, CHAT_SETTINGS, people, room, send
+from tests.helpers.events import events
 
 
 async def test_send_is_idempotent_per_client_id(client, published):

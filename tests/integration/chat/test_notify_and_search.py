@@ -3,9 +3,9 @@ rooms a user belongs to and, where history is hidden, inside what they could rea
 
 from __future__ import annotations
 
-from tests.factories import app_ctx
-from tests.integration.chat.conftest import BASE, CHAT_SETTINGS, Device, people, room, send
-from tests.integration.realtime.conftest import until
+from tests.helpers.app import app_ctx
+from tests.helpers.chat import BASE, CHAT_SETTINGS, Device, people, room, send
+from tests.helpers.gateway import until
 from townsquare.domains.chat import jobs as chat_jobs
 
 

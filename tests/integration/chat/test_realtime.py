@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from tests.factories import app_ctx
-from tests.integration.chat.conftest import BASE, Device, people, room, send
+from tests.helpers.app import app_ctx
+from tests.helpers.chat import BASE, Device, people, room, send
 from townsquare.client.api import TownsquareClient
 from townsquare.realtime import Gateway
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.factories import register
-from tests.integration.chat.conftest import BASE, events, people, room, send
+from tests.helpers.accounts import register
+from tests.helpers.chat import BASE, people, room, send
+from tests.helpers.events import events
 
 
 async def befriend(client, a, b):

@@ -1,4 +1,4 @@
-"""Feed fixtures: a gateway with the domains' real handlers, and the official JS client."""
+"""Feed fixtures: a gateway with the domains' real handlers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.factories import app_ctx
-from tests.integration.realtime.conftest import js_client, node_modules  # noqa: F401
+from tests.helpers.app import app_ctx
 from townsquare.realtime import Gateway
 from townsquare.wiring import handler_registry
 

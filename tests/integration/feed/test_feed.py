@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.factories import register
-from tests.integration.posts.conftest import befriend, post
+from tests.helpers.accounts import register
+from tests.helpers.posts import post
+from tests.helpers.social import befriend
 
 
 async def feed(client, member, **params):
@@ -131,7 +132,7 @@ class client_settings:
     """Change app settings for the duration of a block."""
 
     def __init__(self, client, **changes):
-        from tests.factories import app_ctx
+        from tests.helpers.app import app_ctx
 
         self.settings = app_ctx(client).settings
         self.changes = changes
@@ -208,7 +209,7 @@ async def test_feed_needs_sign_in(client):
 
 
 async def test_banned_authors_leave_the_feed(client):
-    from tests.factories import make_admin
+    from tests.helpers.accounts import make_admin
 
     admin = await make_admin(client)
     me, pal = await register(client, "meme"), await register(client, "pal")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.factories import register
+from tests.helpers.accounts import register
+from tests.helpers.posts import png, post, upload
+from tests.helpers.social import befriend
 from tests.integration.feed.test_feed import feed
-from tests.integration.posts.conftest import befriend, post
-from tests.integration.posts.test_interactions import png, upload
 
 
 async def test_feed_items_match_the_post_view(client):
@@ -49,7 +49,7 @@ async def test_feed_items_match_the_post_view(client):
 
 
 async def test_block_mute_and_ban_hide_posts_from_snapshot_pages_at_once(client):
-    from tests.factories import make_admin
+    from tests.helpers.accounts import make_admin
 
     admin = await make_admin(client)
     me, a, b, c = [await register(client, n) for n in ("meme", "aaa", "bbb", "ccc")]
@@ -103,7 +103,7 @@ async def test_blocking_someone_hides_their_posts_on_the_next_request(client):
 
 
 async def test_the_feed_checks_the_callers_standing_on_every_request(client):
-    from tests.factories import make_admin
+    from tests.helpers.accounts import make_admin
 
     admin = await make_admin(client)
     me, other = await register(client, "meme"), await register(client, "other")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tests.factories import app_ctx, register
-from tests.integration.posts.conftest import befriend, post
+from tests.helpers.accounts import register
+from tests.helpers.app import app_ctx
+from tests.helpers.posts import post
+from tests.helpers.social import befriend
 
 
 def is_event(name, **match):

@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 
-from tests.factories import app_ctx, register
-from tests.integration.posts.conftest import post
+import pytest
+
+from tests.helpers.accounts import register
+from tests.helpers.app import app_ctx
+from tests.helpers.posts import post
 from townsquare.core.events import user_room
 from townsquare.infra.bus import BusMessage
 
+pytestmark = pytest.mark.slow  # waits out several like windows
 WINDOW = 2.5  # wide enough that a loaded machine still lands every like of a burst in it
 
 

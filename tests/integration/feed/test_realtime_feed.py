@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tests.factories import register
-from tests.integration.posts.conftest import befriend, post
+from tests.helpers.accounts import register
+from tests.helpers.posts import post
+from tests.helpers.social import befriend
 
 
 async def test_activity_stream_filters(client):

@@ -18,8 +18,9 @@ import httpx
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.factories import app_ctx, register
-from tests.integration.notifications.conftest import FAST_JOBS, notify
+from tests.helpers.accounts import register
+from tests.helpers.app import app_ctx
+from tests.helpers.notifications import FAST_JOBS, notify
 from townsquare.domains.notifications import digests, policy
 from townsquare.domains.notifications.actions import Target
 

@@ -12,7 +12,8 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from tests.factories import app_ctx, make_admin, register
+from tests.helpers.accounts import make_admin, register
+from tests.helpers.app import app_ctx
 from townsquare.config import Settings
 from townsquare.context import AppContext
 from townsquare.infra.jobs import (

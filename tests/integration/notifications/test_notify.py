@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from tests.factories import app_ctx, make_admin, register
-from tests.integration.notifications.conftest import events, notify
+from tests.helpers.accounts import make_admin, register
+from tests.helpers.app import app_ctx
+from tests.helpers.events import events
+from tests.helpers.notifications import notify
 from townsquare.core.clock import utcnow
 from townsquare.domains.notifications import actions
 from townsquare.domains.notifications.actions import Target, first_id_at

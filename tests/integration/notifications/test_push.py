@@ -14,8 +14,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.factories import Member, app_ctx, register
-from tests.integration.notifications.conftest import FAST_JOBS, notify
+from tests.helpers.accounts import Member, register
+from tests.helpers.app import app_ctx
+from tests.helpers.notifications import FAST_JOBS, notify
 from tests.integration.notifications.push_endpoint import (
     Browser,
     PushService,

@@ -11,9 +11,10 @@ import pytest
 import socketio
 from prometheus_client import CollectorRegistry
 
-from tests.factories import Member, app_ctx, register
-from tests.integration.notifications.conftest import notify
-from tests.integration.realtime.conftest import JsFactory
+from tests.helpers.accounts import Member, register
+from tests.helpers.app import app_ctx
+from tests.helpers.gateway import JsFactory
+from tests.helpers.notifications import notify
 from townsquare.domains.notifications.actions import Target
 from townsquare.realtime import Gateway
 

@@ -1,25 +1,18 @@
 """Each trigger in the social graph and posts notifies the right people, through the real API.
 
-These run once the social and posts actions call `notifications.actions.notify` (the wiring
-is listed in docs/decisions/0302-notification-delivery.md); until then they are skipped.
+The social and posts actions call `notifications.actions.notify` (the wiring is listed in
+docs/decisions/0302-notification-delivery.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.factories import Member, app_ctx, register
-from tests.integration.realtime.conftest import until
-from townsquare.domains.posts import actions as posts_actions
+from tests.helpers.accounts import Member, register
+from tests.helpers.app import app_ctx
+from tests.helpers.gateway import until
 from townsquare.domains.posts import jobs as posts_jobs
-from townsquare.domains.social import actions as social_actions
 
-pytestmark = pytest.mark.skipif(
-    not (hasattr(social_actions, "notifications") and hasattr(posts_actions, "notifications")),
-    reason="social and posts actions do not call the notify service yet",
-)
 LIST = "/api/v1/realtime/notifications"
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.factories import app_ctx, make_admin
+from tests.helpers.accounts import make_admin
+from tests.helpers.app import app_ctx
 from townsquare.models import metadata
 
 BAD_BODIES: list[Any] = [[], "text", 12, True]

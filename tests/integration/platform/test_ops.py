@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.factories import register
+from tests.helpers.accounts import register
 from townsquare.core.db import make_engine
 
 

@@ -7,8 +7,9 @@ import io
 
 from PIL import Image
 
-from tests.factories import register, set_role
-from tests.integration.posts.conftest import befriend, go_online, post
+from tests.helpers.accounts import register, set_role
+from tests.helpers.posts import go_online, png, post, upload
+from tests.helpers.social import befriend
 from townsquare.domains.posts.schemas import NewComment, PostCommented, PostShared
 
 
@@ -188,24 +189,10 @@ async def test_reports_are_stored_once(client):
     assert bad.status_code == 422
 
 
-def png(width=640, height=480) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 40, 40)).save(out, format="PNG")
-    return out.getvalue()
-
-
 def gif() -> bytes:
     out = io.BytesIO()
     Image.new("P", (20, 10)).save(out, format="GIF")
     return out.getvalue()
-
-
-async def upload(client, member, data, name="f.bin"):
-    return await client.post(
-        "/api/v1/media",
-        headers=member.headers,
-        files={"file": (name, data, "application/octet-stream")},
-    )
 
 
 async def test_media_upload_and_attachment(client):

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 
 from PIL import Image
 
-from tests.factories import app_ctx, register
+from tests.helpers.accounts import register
+from tests.helpers.app import app_ctx
 
 MiB = 1024 * 1024
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import register, set_role
-from tests.integration.posts.conftest import befriend, go_online, post, see
+from tests.helpers.accounts import register, set_role
+from tests.helpers.posts import go_online, post, see
+from tests.helpers.social import befriend
 from townsquare.domains.posts.schemas import NewPost, PostMentioned
 
 

@@ -1,107 +1,21 @@
-"""Gateway fixtures: a gateway on an ephemeral port beside the test app, and real clients."""
+"""Gateway fixtures: a gateway on an ephemeral port beside the test app, and its members."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import itertools
-import json
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.factories import Member, app_ctx, register
+from tests.helpers.accounts import Member, register
+from tests.helpers.app import app_ctx
+from tests.helpers.gateway import GatewayFactory, make_registry
 from townsquare.context import AppContext
-from townsquare.core.errors import Forbidden
 from townsquare.infra.bus import make_bus
 from townsquare.realtime import Gateway
-from townsquare.realtime.registry import HandlerContext, HandlerRegistry
-from townsquare.wiring import handler_registry
-
-ROOT = Path(__file__).resolve().parents[3]
-DRIVER = ROOT / "tests" / "e2e" / "js" / "sio_driver.js"
-WAIT = 10.0  # how long to wait for something that should happen; never a pass condition
-
-
-async def until(condition: Callable[[], Any]) -> None:
-    """Wait for a state the system reaches asynchronously; fail after WAIT seconds."""
-
-    async def poll() -> None:
-        while True:
-            value = condition()
-            if asyncio.iscoroutine(value):
-                value = await value
-            if value:
-                return
-            await asyncio.sleep(0.02)
-
-    try:
-        await asyncio.wait_for(poll(), WAIT)
-    except TimeoutError:
-        raise AssertionError("condition never became true") from None
-
-
-def make_registry() -> HandlerRegistry:
-    """Handlers and a room policy that exercise the gateway without any domain, plus presence's
-    `presence:activity` (every connection reports to presence, as in a real deployment)."""
-    reg = HandlerRegistry()
-    reg.handlers["presence:activity"] = handler_registry().handlers["presence:activity"]
-    applied: list[Any] = []
-
-    @reg.on("test:echo", state_changing=False)
-    async def echo(ctx: HandlerContext, data: Any) -> Any:
-        return data
-
-    @reg.on("test:apply")
-    async def apply(ctx: HandlerContext, data: Any) -> Any:
-        applied.append(data)
-        return {"applied": len(applied)}
-
-    @reg.on("test:chat", rate="chat")
-    async def chat(ctx: HandlerContext, data: Any) -> Any:
-        return {"sent": True}
-
-    @reg.on("test:join", state_changing=False)
-    async def join(ctx: HandlerContext, data: Any) -> Any:
-        await ctx.join(str(data["room"]))
-        return {"rooms": sorted(ctx.rooms())}
-
-    @reg.on("test:leave", state_changing=False)
-    async def leave(ctx: HandlerContext, data: Any) -> Any:
-        await ctx.leave(str(data["room"]))
-        return {"rooms": sorted(ctx.rooms())}
-
-    # (user id, room) pairs the policy refuses, as a domain would after removing a member
-    denied: set[tuple[int, str]] = set()
-    # while set and not released, the policy waits here after reading (a slow answer)
-    gate: list[asyncio.Event] = []
-    waiting: list[str] = []
-
-    @reg.room_policy("test:")
-    async def policy(ctx: HandlerContext, room: str) -> None:
-        member = (ctx.user_id, room) not in denied  # read first, answer later, like a query
-        if gate:
-            waiting.append(room)
-            await gate[0].wait()
-        if room.startswith("test:forbidden"):
-            raise Forbidden("Not for you", code="forbidden")
-        if not member:
-            raise Forbidden("Join the room first", code="not_member")
-
-    reg.applied = applied  # type: ignore[attr-defined]
-    reg.denied = denied  # type: ignore[attr-defined]
-    reg.gate = gate  # type: ignore[attr-defined]
-    reg.waiting = waiting  # type: ignore[attr-defined]
-    return reg
-
-
-GatewayFactory = Callable[..., Awaitable[tuple[Gateway, str]]]
 
 
 @pytest.fixture
@@ -152,121 +66,3 @@ async def gateway(start_gateway: GatewayFactory) -> tuple[Gateway, str]:
 @pytest.fixture
 async def member(client: httpx.AsyncClient) -> Member:
     return await register(client)
-
-
-class JsClient:
-    """The official socket.io-client in a Node process, driven over stdin/stdout."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-        self.seen: list[dict[str, Any]] = []
-        self._cursor = 0
-
-    async def send(self, cmd: str, **kw: Any) -> int:
-        ident = next(self._ids)
-        assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps({"cmd": cmd, "id": ident, **kw}) + "\n").encode())
-        await self.proc.stdin.drain()
-        return ident
-
-    async def _read(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = await self.proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"node client exited; last seen {self.seen[-20:]}")
-        obs: dict[str, Any] = json.loads(line)
-        self.seen.append(obs)
-        return obs
-
-    async def expect(
-        self, predicate: Callable[[dict[str, Any]], bool], *, anywhere: bool = False
-    ) -> dict[str, Any]:
-        """The next observation (from the cursor on) that matches; fails after WAIT seconds.
-
-        `anywhere` also looks at observations before the cursor (events that overtook an ack).
-        """
-        if anywhere:
-            for obs in self.seen:
-                if predicate(obs):
-                    return obs
-
-        async def scan() -> dict[str, Any]:
-            while True:
-                while self._cursor < len(self.seen):
-                    obs = self.seen[self._cursor]
-                    self._cursor += 1
-                    if predicate(obs):
-                        return obs
-                await self._read()
-
-        try:
-            return await asyncio.wait_for(scan(), WAIT)
-        except TimeoutError:
-            tail = self.seen[-20:]
-            raise AssertionError(f"expected observation never came; last seen {tail}") from None
-
-    async def expect_type(self, kind: str) -> dict[str, Any]:
-        return await self.expect(lambda o: o["type"] == kind)
-
-    async def expect_event(self, name: str) -> dict[str, Any]:
-        return await self.expect(lambda o: o["type"] == "event" and o["event"] == name)
-
-    async def emit(self, event: str, *args: Any) -> Any:
-        ident = await self.send("emit", event=event, args=list(args), ack=True)
-        obs = await self.expect(
-            lambda o: o.get("id") == ident and o["type"] in ("ack", "ack_timeout")
-        )
-        assert obs["type"] == "ack", obs
-        return obs["reply"]
-
-    async def close(self) -> None:
-        if self.proc.returncode is None:
-            with_timeout = asyncio.wait_for(self.proc.wait(), 5)
-            try:
-                await self.send("close")
-                await with_timeout
-            except (TimeoutError, BrokenPipeError, ConnectionResetError):
-                self.proc.kill()
-                await self.proc.wait()
-
-
-JsFactory = Callable[..., AbstractAsyncContextManager[JsClient]]
-
-
-@pytest.fixture(scope="session")
-def node_modules() -> Path:
-    """socket.io-client, installed from package.json on first use."""
-    if shutil.which("node") is None:
-        pytest.fail("node is required for the socket.io-client tests")
-    target = ROOT / "node_modules" / "socket.io-client"
-    if not target.exists():
-        import subprocess
-
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=ROOT, check=True
-        )
-    return target
-
-
-@pytest.fixture
-def js_client(node_modules: Path) -> JsFactory:
-    @asynccontextmanager
-    async def factory(url: str, **options: Any) -> AsyncIterator[JsClient]:
-        proc = await asyncio.create_subprocess_exec(
-            "node",
-            str(DRIVER),
-            url + "/realtime",
-            json.dumps(options),
-            cwd=ROOT,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        js = JsClient(proc)
-        try:
-            yield js
-        finally:
-            await js.close()
-
-    return factory

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.factories import Member
-from tests.integration.realtime.conftest import GatewayFactory, JsFactory
+from tests.helpers.accounts import Member
+from tests.helpers.gateway import GatewayFactory, JsFactory
 from townsquare.core.events import user_room
 from townsquare.realtime import Gateway
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.factories import Member, login, register
-from tests.integration.realtime.conftest import WAIT, GatewayFactory, JsFactory, until
+from tests.helpers.accounts import Member, login, register
+from tests.helpers.gateway import WAIT, GatewayFactory, JsFactory, until
 from townsquare.core.events import user_room
 from townsquare.realtime import Gateway
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from tests.factories import Member, register
-from tests.integration.realtime.conftest import GatewayFactory, JsClient, JsFactory, until
+from tests.helpers.accounts import Member, register
+from tests.helpers.gateway import GatewayFactory, JsClient, JsFactory, until
 from townsquare.context import AppContext
 from townsquare.core.events import user_room
 from townsquare.domains.accounts.models import User

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from tests.factories import PASSWORD, Member
-from tests.integration.realtime.conftest import make_registry, until
+from tests.helpers.accounts import PASSWORD, Member
+from tests.helpers.gateway import make_registry, until
 from townsquare.client import ApiError, RealtimeClient, TownsquareClient
 from townsquare.context import AppContext
 from townsquare.core.events import user_room

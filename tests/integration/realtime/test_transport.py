@@ -13,8 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.factories import Member
-from tests.integration.realtime.conftest import WAIT, GatewayFactory
+from tests.helpers.accounts import Member
+from tests.helpers.gateway import WAIT, GatewayFactory
 from townsquare.realtime import Gateway
 
 WS_PATH = "/socket.io/?EIO=4&transport=websocket"

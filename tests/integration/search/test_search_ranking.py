@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from tests.factories import register
-from tests.integration.posts.conftest import post
+from tests.helpers.accounts import register
+from tests.helpers.posts import post
 from tests.integration.search.test_search import found
 
 POSTS = "/api/v1/search/posts"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.factories import register
-from tests.integration.social.conftest import befriend, names, stats
+from tests.helpers.accounts import register
+from tests.helpers.social import befriend, names, stats
 from townsquare.domains.social.schemas import NewFollower
 
 

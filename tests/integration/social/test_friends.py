@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.factories import register
-from tests.integration.social.conftest import befriend, names
+from tests.helpers.accounts import register
+from tests.helpers.social import befriend, names
 from townsquare.domains.social.schemas import FriendRequestAccepted, FriendRequestReceived
 
 

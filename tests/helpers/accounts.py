@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from townsquare.app import create_app
-from townsquare.context import AppContext
+from tests.helpers.app import app_ctx
 from townsquare.domains.accounts import queries
 
 PASSWORD = "correct-horse-battery-9"
@@ -81,23 +78,6 @@ async def login(
     )
 
 
-@asynccontextmanager
-async def from_address(client: httpx.AsyncClient, peer: str) -> AsyncIterator[httpx.AsyncClient]:
-    """Another client of the same running app, connecting from a different address."""
-    app: Any = client.app  # type: ignore[attr-defined]
-    transport = httpx.ASGITransport(app=app, client=(peer, 40001))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as other:
-        other.app = app  # type: ignore[attr-defined]
-        yield other
-
-
-def app_ctx(client: httpx.AsyncClient) -> AppContext:
-    """The AppContext behind a test client, for setup no API offers."""
-    app: Any = client.app  # type: ignore[attr-defined]
-    ctx: AppContext = app.state.ctx
-    return ctx
-
-
 async def set_role(client: httpx.AsyncClient, username: str, role: str) -> None:
     """Give a member a role directly (the first admin has nobody to promote them)."""
     async with app_ctx(client).db.transaction() as session:
@@ -111,6 +91,3 @@ async def make_admin(client: httpx.AsyncClient) -> Member:
     member = await register(client, unique_username("admin"))
     await set_role(client, member.username, "admin")
     return member
-
-
-__all__ = ["PASSWORD", "Member", "create_app", "login", "make_admin", "register", "set_role"]

@@ -1,0 +1,1 @@
+"""Helpers shared by test folders: plain functions and classes; fixtures live in conftest."""
