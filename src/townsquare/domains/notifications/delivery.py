@@ -28,8 +28,8 @@ from townsquare.domains.notifications.models import (
     PushSubscription,
 )
 from townsquare.domains.notifications.push_delivery import send_push
-from townsquare.infra.email import EmailError
 from townsquare.domains.presence.queries import presence_service
+from townsquare.infra.email import EmailError
 
 if TYPE_CHECKING:
     from townsquare.context import AppContext

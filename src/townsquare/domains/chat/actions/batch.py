@@ -21,6 +21,7 @@ from townsquare.core.db import Database
 from townsquare.core.errors import AppError, Forbidden, NotFound, RateLimited, ValidationFailed
 from townsquare.core.events import emit
 from townsquare.core.ids import new_id
+from townsquare.core.text import find_mentions
 from townsquare.domains.accounts import queries as account_queries
 from townsquare.domains.chat import policy, queries
 from townsquare.domains.chat.actions.notify import notify_later
@@ -28,7 +29,6 @@ from townsquare.domains.chat.actions.rooms import add_member, tell
 from townsquare.domains.chat.actions.text import check_text
 from townsquare.domains.chat.models import ChatMember, ChatMessage, ChatRoom
 from townsquare.domains.chat.schemas import FileView, MessageView, NewMessage, SendMessage
-from townsquare.core.text import find_mentions
 from townsquare.domains.posts.schemas import MediaView
 from townsquare.infra.media import LocalMediaStore
 

@@ -22,8 +22,8 @@ from townsquare.domains.chat.models import (
 )
 from townsquare.domains.chat.schemas import FileView, MessageUpdated, MessageView, SendMessage
 from townsquare.domains.posts import actions as posts_actions
-from townsquare.infra import images
 from townsquare.domains.posts import queries as posts_queries
+from townsquare.infra import images
 from townsquare.infra.media import LocalMediaStore
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from townsquare.core.errors import ValidationFailed
-from townsquare.domains.chat.schemas import MAX_TEXT
 from townsquare.core.text import plain, sanitize
+from townsquare.domains.chat.schemas import MAX_TEXT
 
 # what makes the sanitizer's output differ from the input (markup, entities, CR, NUL, NBSP, BOM)
 NEEDS_SANITIZER = re.compile("[<>&\r\x00\u00a0\ufeff]")
