@@ -33,11 +33,11 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
 from townsquare.config import Settings
-from townsquare.context import AppContext
 from townsquare.core.events import Delivery, Event
 from townsquare.infra.bus import RedisBus, make_bus, publish_deliveries
 from townsquare.realtime import Gateway, HandlerRegistry
 from townsquare.realtime.gateway import Connection
+from townsquare.wiring import create_context
 
 
 class Author(BaseModel):
@@ -104,7 +104,7 @@ class _Http:
 async def run(rooms: int, listeners: int, repeat: int, redis_url: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, data_dir=Path(tmp))
-        ctx = AppContext.create(settings)
+        ctx = create_context(settings)
         if redis_url:
             ctx = dataclasses.replace(
                 ctx, bus=make_bus(redis_url, prefix=f"busbench-{secrets.token_hex(4)}:")

@@ -62,7 +62,6 @@ def _chatgen() -> Path:
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
     from townsquare.config import Settings
-    from townsquare.context import AppContext
     from townsquare.core.ids import new_id
     from townsquare.core.logging import configure_logging
     from townsquare.core.migrations import upgrade
@@ -71,6 +70,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from townsquare.domains.chat import actions as chat_actions
     from townsquare.domains.chat.schemas import CreateRoom
     from townsquare.realtime import Gateway
+    from townsquare.wiring import create_context
 
     configure_logging("WARNING", json=True)
     tmp = Path(tempfile.mkdtemp(prefix="ts-bench-chat-"))
@@ -93,7 +93,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         gateway_max_buffer_bytes=8 * 1024 * 1024,
         chat_notify_delay_seconds=2.0,  # the notify jobs run (and cost) inside the measured steps
     )
-    ctx = AppContext.create(settings)
+    ctx = create_context(settings)
     await ctx.start()
     users = [(new_id(), new_id()) for _ in range(args.members)]
     async with ctx.db.transaction() as session:

@@ -231,9 +231,9 @@ async def serve_ours(port: int, *, data_dir: Path | None = None) -> None:
     does not count as the gateway's) are used.
     """
     from townsquare.config import Settings
-    from townsquare.context import AppContext
     from townsquare.core.logging import configure_logging
     from townsquare.realtime import Gateway, HandlerContext, HandlerRegistry
+    from townsquare.wiring import create_context
 
     configure_logging("WARNING", json=True)
     owned = data_dir is None
@@ -250,7 +250,7 @@ async def serve_ours(port: int, *, data_dir: Path | None = None) -> None:
         gateway_max_connections_per_user=1_000_000,
         gateway_max_buffer_bytes=4 * 1024 * 1024,
     )
-    ctx = AppContext.create(settings)
+    ctx = create_context(settings)
     await ctx.start()
     token = json.loads((data_dir / "tokens.json").read_text())[0]
     registry = HandlerRegistry()

@@ -89,7 +89,6 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import func, select
 
     from townsquare.config import Settings
-    from townsquare.context import AppContext
     from townsquare.core.ids import new_id
     from townsquare.core.logging import configure_logging
     from townsquare.core.migrations import upgrade
@@ -101,6 +100,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     from townsquare.domains.social import actions as social_actions
     from townsquare.domains.social import queries as social_queries
     from townsquare.realtime import Gateway
+    from townsquare.wiring import create_context
 
     configure_logging("WARNING", json=True)
     tmp = Path(tempfile.mkdtemp(prefix="ts-bench-notify-"))
@@ -116,7 +116,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         gateway_events_per_second=1_000_000,
         gateway_max_buffer_bytes=4 * 1024 * 1024,
     )
-    ctx = AppContext.create(settings)
+    ctx = create_context(settings)
     await ctx.start()
     setup_started = time.monotonic()
     author_id = new_id()

@@ -27,7 +27,7 @@ from townsquare.core.http import HttpMetrics, RequestMiddleware
 from townsquare.core.migrations import schema_is_current
 from townsquare.domains.posts import uploads as post_uploads
 from townsquare.infra.media import MediaFiles
-from townsquare.wiring import routers
+from townsquare.wiring import create_context, routers
 
 log = structlog.get_logger("townsquare.app")
 PROBLEM = "application/problem+json"
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     settings = settings or (ctx.settings if ctx else Settings())
     ids.configure(settings.node_id)
     security.configure_hasher(settings.password_hash_profile)
-    context = ctx or AppContext.create(settings)
+    context = ctx or create_context(settings)
     holder = {"ctx": context}
 
     @asynccontextmanager

@@ -38,10 +38,12 @@ class AppContext:
     gateway_hooks: GatewayHooks | None = None
 
     @classmethod
-    def create(cls, settings: Settings) -> AppContext:
-        """Wire the embedded or cluster adapters the settings ask for, and the domains."""
-        from townsquare import wiring  # the domains import this module: import them on use
+    def create(cls, settings: Settings, *, gateway_hooks: GatewayHooks | None = None) -> AppContext:
+        """Wire the embedded or cluster adapters the settings ask for.
 
+        The domains come in from above as `gateway_hooks` (`wiring.create_context` passes them):
+        this module sits below the domains and imports none of them.
+        """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         bus = make_bus_for(settings)
 
@@ -68,7 +70,7 @@ class AppContext:
             media=LocalMediaStore(settings.media_dir),
             jwt_secret=settings.resolved_jwt_secret(),
             jobs=jobs,
-            gateway_hooks=wiring.gateway_hooks(),
+            gateway_hooks=gateway_hooks,
         )
 
     async def start(self) -> None:

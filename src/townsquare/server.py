@@ -11,8 +11,8 @@ import uvicorn
 
 from townsquare.app import create_app
 from townsquare.config import Settings
-from townsquare.context import AppContext
 from townsquare.core.logging import configure_logging
+from townsquare.wiring import create_context
 
 log = structlog.get_logger("townsquare.server")
 
@@ -31,7 +31,7 @@ async def run_server(settings: Settings, *, with_gateway: bool = True) -> None:
 
     configure_logging(settings.log_level, json=settings.log_json)
     tune_interpreter()
-    ctx = AppContext.create(settings)
+    ctx = create_context(settings)
     await ctx.start()
     app = create_app(ctx=ctx)
     gateway = Gateway(ctx) if with_gateway else None
@@ -68,7 +68,7 @@ async def run_gateway(settings: Settings) -> None:
     from townsquare.realtime.gateway import Gateway
 
     configure_logging(settings.log_level, json=settings.log_json)
-    ctx = AppContext.create(settings)
+    ctx = create_context(settings)
     await ctx.start()
     gateway = Gateway(ctx)
     stop = asyncio.Event()
@@ -95,7 +95,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         )
     configure_logging(settings.log_level, json=settings.log_json)
     ids.configure(settings.node_id)
-    ctx = AppContext.create(settings)
+    ctx = create_context(settings)
     await ctx.start()
     stop = stop or asyncio.Event()
     if not ctx.jobs.consuming:  # `jobs_run_inline` may already have started it in start()

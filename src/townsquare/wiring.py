@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from fastapi import APIRouter
 
+from townsquare.config import Settings
+from townsquare.context import AppContext
 from townsquare.domains.accounts import jobs as accounts_jobs
 from townsquare.domains.accounts import queries as accounts_queries
 from townsquare.domains.accounts import router as accounts_router
@@ -38,7 +40,6 @@ from townsquare.realtime.registry import HandlerRegistry
 from townsquare.realtime.registry import registry as socket_registry
 
 if TYPE_CHECKING:
-    from townsquare.context import AppContext
     from townsquare.domains.accounts.policy import Principal
 
 
@@ -87,6 +88,12 @@ async def authenticate(ctx: AppContext, token: str) -> Principal:
     """A socket handshake's caller, checked as an HTTP request's is (session and standing)."""
     async with ctx.db.read() as session:
         return await accounts_queries.authenticate(session, token=token, secret=ctx.jwt_secret)
+
+
+def create_context(settings: Settings) -> AppContext:
+    """An AppContext for these settings with every domain wired in (what serve, gateway and
+    worker run on)."""
+    return AppContext.create(settings, gateway_hooks=gateway_hooks())
 
 
 def gateway_hooks() -> GatewayHooks:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from townsquare.core.clock import utcnow
 from townsquare.domains.accounts.policy import Principal
+from townsquare.domains.feed.live import note_like as note_like  # for posts' like routes
 from townsquare.domains.feed.models import Affinity, Dismissal, Interaction, Preferences
 from townsquare.domains.feed.schemas import FeedPreferences, FeedPreferencesUpdate
 from townsquare.domains.posts import queries as posts_queries

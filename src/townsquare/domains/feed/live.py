@@ -22,7 +22,6 @@ from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.feed.schemas import LikesReceived
 from townsquare.domains.posts import queries as posts_queries
 from townsquare.domains.presence.queries import presence_service
-from townsquare.domains.presence.store import now_ms
 from townsquare.domains.social import queries as social_queries
 from townsquare.infra.bus import publish_deliveries
 
@@ -193,9 +192,4 @@ def online_filter(ctx: AppContext) -> Callable[[list[int]], Awaitable[list[int]]
     """Who of a post's audience is connected (presence, shared with the gateway): live events
     are addressed to them only, so a post by an account with many followers costs what its
     online audience costs."""
-    store = presence_service(ctx).store
-
-    async def online(user_ids: list[int]) -> list[int]:
-        return await store.online(user_ids, now=now_ms())
-
-    return online
+    return presence_service(ctx).online

@@ -21,6 +21,7 @@ from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS
 from townsquare.core.pagination import decode_cursor, encode_cursor
 from townsquare.domains.accounts.policy import Principal
 from townsquare.domains.feed import pages, ranking
+from townsquare.domains.feed.live import online_filter as online_filter  # for posts' routes
 from townsquare.domains.feed.models import Interaction
 from townsquare.domains.feed.schemas import (
     FeedItem,

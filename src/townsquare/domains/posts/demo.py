@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townsquare.core.bulk import bulk_insert
 from townsquare.core.clock import utcnow
 from townsquare.core.db import Database
 from townsquare.core.ids import EPOCH_MS, NODE_BITS, SEQUENCE_BITS, new_id
 from townsquare.core.text import find_tags
-from townsquare.demo import bulk_insert
 from townsquare.domains.posts.models import Comment, Post, PostLike, PostTag
 
 BATCH = 100_000

@@ -94,11 +94,15 @@ async def upload_media(request: Request, ctx: Ctx, principal: CurrentUser) -> Me
 @router.post("/posts", status_code=201)
 async def create_post(body: PostCreate, ctx: Ctx, principal: CurrentUser) -> PostView:
     """Publish a post."""
-    from townsquare.domains.feed import live  # the feed builds on posts
+    from townsquare.domains.feed import queries as feed_queries  # the feed builds on posts
 
     async with ctx.db.transaction() as session:
         post = await actions.check_create_post(
-            session, principal=principal, body=body, media=ctx.media, online=live.online_filter(ctx)
+            session,
+            principal=principal,
+            body=body,
+            media=ctx.media,
+            online=feed_queries.online_filter(ctx),
         )
         [view] = await queries.render_posts(
             session, viewer=principal, posts=[post], media=ctx.media
@@ -170,7 +174,7 @@ async def user_posts(
 @router.put("/posts/{post_id}/like")
 async def like(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> LikeResult:
     """Like a post (idempotent)."""
-    from townsquare.domains.feed import live  # feed builds on posts
+    from townsquare.domains.feed import actions as feed_actions  # feed builds on posts
 
     async with ctx.db.transaction() as session:
         created, likes, post = await actions.check_like(
@@ -178,7 +182,7 @@ async def like(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> LikeResult:
         )
         author_id = post.author_id
     if created and author_id != principal.user_id:
-        await live.note_like(ctx, post_id=post_id, author_id=author_id, principal=principal)
+        await feed_actions.note_like(ctx, post_id=post_id, author_id=author_id, principal=principal)
     return LikeResult(liked=True, likes=likes)
 
 
@@ -201,7 +205,7 @@ async def view_post(post_id: IdPath, ctx: Ctx, principal: CurrentUser) -> ViewRe
 @router.post("/posts/{post_id}/share", status_code=201)
 async def share(post_id: IdPath, body: ShareCreate, ctx: Ctx, principal: CurrentUser) -> PostView:
     """Repost a public post with an optional message."""
-    from townsquare.domains.feed import live
+    from townsquare.domains.feed import queries as feed_queries
 
     async with ctx.db.transaction() as session:
         post = await actions.check_share(
@@ -211,7 +215,7 @@ async def share(post_id: IdPath, body: ShareCreate, ctx: Ctx, principal: Current
             message=body.message,
             privacy=body.privacy,
             media=ctx.media,
-            online=live.online_filter(ctx),
+            online=feed_queries.online_filter(ctx),
         )
         [view] = await queries.render_posts(
             session, viewer=principal, posts=[post], media=ctx.media
@@ -262,7 +266,7 @@ async def add_comment(
     post_id: IdPath, body: CommentCreate, ctx: Ctx, principal: CurrentUser
 ) -> CommentView:
     """Comment on a post, or reply to a top-level comment with `parent_id`."""
-    from townsquare.domains.feed import live
+    from townsquare.domains.feed import queries as feed_queries
 
     async with ctx.db.transaction() as session:
         return await actions.check_comment(
@@ -272,7 +276,7 @@ async def add_comment(
             text=body.text,
             parent_id=body.parent_id,
             media=ctx.media,
-            online=live.online_filter(ctx),
+            online=feed_queries.online_filter(ctx),
         )
 
 

@@ -55,6 +55,10 @@ class PresenceService:
     async def get(self, user_id: int) -> PresenceInfo:
         return await self.store.get(user_id, now=now_ms())
 
+    async def online(self, user_ids: list[int]) -> list[int]:
+        """Which of these users have a live connection on some node."""
+        return await self.store.online(user_ids, now=now_ms())
+
     async def count(self, user_id: int) -> int:
         """The user's live connections over every node."""
         return await self.store.count(user_id, now=now_ms())

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from townsquare.core.bulk import bulk_insert
 from townsquare.core.ids import new_id
-from townsquare.demo import bulk_insert
 from townsquare.domains.social.models import Follow, Friendship
 
 BATCH = 100_000
