@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Member, app_ctx, register
-from tests.integration.social.conftest import befriend
+from tests.helpers.accounts import Member, register
+from tests.helpers.app import app_ctx
+from tests.helpers.events import contract
+from tests.helpers.social import befriend
 from townsquare.core.events import Delivery, user_room
 from townsquare.domains.presence import actions
 from townsquare.domains.presence.schemas import PresenceChanged
@@ -49,6 +51,7 @@ def _only(published: list[Delivery]) -> PresenceChanged:
     return event
 
 
+@contract(PresenceChanged)
 async def test_status_and_activity_reach_the_online_audience_only(
     client: httpx.AsyncClient, published: list[Delivery]
 ) -> None:
