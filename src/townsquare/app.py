@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from townsquare import __version__
+from townsquare import __version__, webapp
 from townsquare.config import Settings
 from townsquare.context import AppContext
 from townsquare.core import ids, security
@@ -165,4 +165,5 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     app.include_router(notifications_router)
     app.include_router(chat_router)
     app.mount("/media", MediaFiles(directory=context.media.root, check_dir=False), name="media")
+    webapp.install(app)  # last: the client's catch-all must not shadow an API route
     return app
