@@ -9,6 +9,7 @@ import type { Message, Notification, OwnProfile, Page, Presence, Room } from "./
 import { startOutbox } from "./lib/writes";
 import { AuthScreen } from "./screens/Auth";
 import { FeedScreen } from "./screens/Feed";
+import { Icon } from "./icons";
 import { Avatar, Link, Spinner } from "./ui";
 
 const PostScreen = lazy(() => import("./screens/PostPage"));
@@ -177,7 +178,7 @@ function NavItem({ to, label, icon, count, exact }: { to: string; label: string;
   const shown = badge(count ?? 0);
   return (
     <Link to={to} className={`nav-item${active ? " active" : ""}`} aria-current={active ? "page" : undefined} aria-label={shown ? `${label}, ${shown} unread` : label}>
-      <span className="icon" aria-hidden="true">{icon}</span>
+      <span className="icon" aria-hidden="true"><Icon name={icon} /></span>
       <span className="label">{label}</span>
       {shown && <span className="badge" data-testid={`badge-${label.toLowerCase()}`}>{shown}</span>}
     </Link>
@@ -216,12 +217,12 @@ function Shell({ children }: { children: ReactNode }) {
       <ConnectionBanner />
       <div className="layout">
         <nav className="sidenav" aria-label="Main">
-          <NavItem to="/" exact label="Home" icon="⌂" />
-          <NavItem to="/search" label="Search" icon="⌕" />
-          <NavItem to="/notifications" label="Notifications" icon="🔔" count={unread} />
-          <NavItem to="/chat" label="Chat" icon="💬" count={chatUnread} />
-          <NavItem to="/friends" label="Friends" icon="👥" />
-          <NavItem to="/settings" label="Settings" icon="⚙" />
+          <NavItem to="/" exact label="Home" icon="home" />
+          <NavItem to="/search" label="Search" icon="search" />
+          <NavItem to="/notifications" label="Notifications" icon="bell" count={unread} />
+          <NavItem to="/chat" label="Chat" icon="chat" count={chatUnread} />
+          <NavItem to="/friends" label="Friends" icon="users" />
+          <NavItem to="/settings" label="Settings" icon="settings" />
         </nav>
         <main id="main" tabIndex={-1}>
           {children}

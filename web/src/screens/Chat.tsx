@@ -9,6 +9,7 @@ import { displayName, mergeMessages, plain, roomWithMessage } from "../lib/state
 import { store, toast, useApp } from "../lib/store";
 import type { Member, Message, Page, Profile, Room, UserSummary } from "../lib/types";
 import { SENT_EVENT, sendChat } from "../lib/writes";
+import { Icon } from "../icons";
 import { Avatar, Empty, Link, RichText, Spinner, Time } from "../ui";
 
 const REACTIONS = ["👍", "❤️", "😂", "🎉", "😮"];
@@ -302,7 +303,7 @@ function RoomView({ roomId, onRead }: { roomId: string; onRead: () => void }) {
                 {m.reply_to && <blockquote className="reply-preview">{m.reply_to.deleted ? "deleted message" : m.reply_to.text}</blockquote>}
                 {m.deleted ? <em className="muted">This message was deleted</em> : <RichText html={m.text} />}
                 {m.attachment && !m.deleted && (m.attachment.kind === "file" ? (
-                  <a href={m.attachment.url} className="file" download>📎 {m.attachment.name ?? "file"}</a>
+                  <a href={m.attachment.url} className="file" download><Icon name="clip" size={16} /> {m.attachment.name ?? "file"}</a>
                 ) : m.attachment.kind === "video" ? <video src={m.attachment.url} controls /> : <img src={m.attachment.thumbnail_url ?? m.attachment.url} alt="Attachment" />)}
                 <span className="stamp muted">
                   {m.pending ? "waiting to send" : <Time iso={m.created_at} />}
@@ -344,7 +345,7 @@ function RoomView({ roomId, onRead }: { roomId: string; onRead: () => void }) {
       )}
       <form className="message-form" onSubmit={(e) => { e.preventDefault(); void send(); }}>
         <label className="icon-button" title="Attach a file">
-          <span aria-hidden="true">📎</span><span className="visually-hidden">Attach a file</span>
+          <Icon name="clip" /><span className="visually-hidden">Attach a file</span>
           <input type="file" hidden onChange={(e) => { void attach(e.target.files); e.target.value = ""; }} />
         </label>
         <input aria-label="Message" placeholder="Write a message" value={text} onChange={(e) => onType(e.target.value)} maxLength={4000} />

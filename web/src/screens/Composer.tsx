@@ -5,13 +5,14 @@ import { api, describe } from "../lib/api";
 import { useApp } from "../lib/store";
 import type { Media, Page, Post, UserSummary } from "../lib/types";
 import { createPost } from "../lib/writes";
+import { Icon } from "../icons";
 import { Avatar, ErrorText } from "../ui";
 
 const TYPES = ["general", "achievement", "progress", "meal", "challenge"];
 const PRIVACY: [string, string][] = [
-  ["public", "🌐 Public"],
-  ["friends", "👥 Friends"],
-  ["private", "🔒 Only me"],
+  ["public", "Public"],
+  ["friends", "Friends"],
+  ["private", "Only me"],
 ];
 
 export function useMentions(text: string, caret: number) {
@@ -197,7 +198,7 @@ export function Composer({ onPosted }: { onPosted: (post: Post) => void }) {
       <ErrorText error={error} />
       <div className="composer-bar">
         <label className="icon-button" title="Add photos or video">
-          <span aria-hidden="true">🖼</span>
+          <Icon name="image" />
           <span className="visually-hidden">Add photos or video</span>
           <input ref={fileRef} type="file" accept="image/jpeg,image/png,image/webp,image/gif,video/mp4,video/webm" multiple hidden onChange={(e) => void upload(e.target.files)} />
         </label>

@@ -4,13 +4,14 @@ import { api, describe } from "../lib/api";
 import { useApp, toast } from "../lib/store";
 import type { Post } from "../lib/types";
 import { setLike } from "../lib/writes";
+import { Icon } from "../icons";
 import { Avatar, Link, RichText, Time, UserLink } from "../ui";
 import { plain } from "../lib/state";
 
 const PRIVACY_ICON: Record<string, [string, string]> = {
-  public: ["🌐", "Public"],
-  friends: ["👥", "Friends only"],
-  private: ["🔒", "Only you"],
+  public: ["globe", "Public"],
+  friends: ["users", "Friends only"],
+  private: ["lock", "Only you"],
 };
 
 export function PostCard({
@@ -71,7 +72,7 @@ export function PostCard({
           <UserLink user={post.author} /> <span className="muted">@{post.author.username}</span>
           <div className="meta muted">
             {post.pending ? <span>Waiting to send…</span> : <Link to={`/posts/${post.id}`}><Time iso={post.created_at} /></Link>}
-            <span title={privacyLabel} aria-label={privacyLabel}> · {icon}</span>
+            <span className="privacy" title={privacyLabel}> · <Icon name={icon} size={14} label={privacyLabel} /></span>
             {post.type !== "general" && <span className={`tag-type ${post.type}`}>{post.type}</span>}
             {post.is_edited && <Link to={`/posts/${post.id}#history`} className="muted"> · edited</Link>}
           </div>
@@ -118,7 +119,7 @@ export function PostCard({
             <span aria-hidden="true">{post.liked_by_me ? "♥" : "♡"}</span> <span className="count" data-testid="likes">{post.stats.likes}</span>
           </button>
           <Link to={`/posts/${post.id}`} className="action" aria-label={`Comments: ${post.stats.comments}`}>
-            <span aria-hidden="true">💬</span> <span className="count" data-testid="comments">{post.stats.comments}</span>
+            <Icon name="comment" size={18} /> <span className="count" data-testid="comments">{post.stats.comments}</span>
           </Link>
           {post.tags.length > 0 && (
             <span className="tags">
