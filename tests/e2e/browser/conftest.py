@@ -69,7 +69,9 @@ class Server:
         )
         assert asked.status_code == 201, asked.text
         request_id = asked.json()["request"]["id"]
-        accepted = self.http.post(f"/api/v1/friends/requests/{request_id}/accept", headers=b.headers)
+        accepted = self.http.post(
+            f"/api/v1/friends/requests/{request_id}/accept", headers=b.headers
+        )
         assert accepted.status_code == 204, accepted.text
 
 

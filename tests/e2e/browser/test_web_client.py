@@ -52,7 +52,8 @@ def test_sign_up_post_and_see_it_live_in_another_browser(server: Server, people:
     ben = server.register("ben")
     ana_tokens = server.login(ana_name)
     follow = server.http.put(
-        f"/api/v1/following/{ana_name}", headers={"Authorization": f"Bearer {ben.tokens['access_token']}"}
+        f"/api/v1/following/{ana_name}",
+        headers={"Authorization": f"Bearer {ben.tokens['access_token']}"},
     )
     assert follow.status_code == 204
     ben_page = people.open(ben)
