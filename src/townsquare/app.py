@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from townsquare import __version__
+from townsquare import __version__, webapp
 from townsquare.api_docs import install_api_docs
 from townsquare.config import Settings
 from townsquare.context import AppContext
@@ -166,4 +166,5 @@ def create_app(settings: Settings | None = None, *, ctx: AppContext | None = Non
     for router in routers():  # every domain's, from wiring.DOMAINS
         app.include_router(router)
     app.mount("/media", MediaFiles(directory=context.media.root, check_dir=False), name="media")
+    webapp.install(app)  # last: the client's catch-all must not shadow an API route
     return app

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     gateway_events_per_second: int = 100
     gateway_chat_messages_per_minute: int = 60
     gateway_cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    # the browser client (webapp.py): the gateway URL pages use; None = page host:gateway_port
+    web_gateway_url: str | None = None
 
     # jobs and notifications (owned by notifications; see docs/OPERATIONS.md) ----------------
     # None: jobs run inside `serve` in embedded mode and only in `townsquare worker` in cluster

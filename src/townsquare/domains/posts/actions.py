@@ -169,6 +169,7 @@ async def check_create_post(
         privacy=body.privacy,
         meta=meta,
         shared_post_id=shared_post_id,
+        client_id=body.client_id,
     )
     session.add(post)
     await session.flush()
@@ -469,6 +470,7 @@ async def check_comment(
     parent_id: int | None,
     media: LocalMediaStore,
     online: OnlineFilter | None = None,
+    client_id: str | None = None,
 ) -> CommentView:
     """Comment on a visible post, or reply to one of its top-level comments."""
     post = await queries.access_post(session, viewer=principal, post_id=post_id)
@@ -482,7 +484,13 @@ async def check_comment(
             raise NotFound("No such comment")
         if parent.parent_id is not None:
             raise ValidationFailed("Replies go one level deep", code="reply_depth")
-    comment = Comment(post_id=post.id, author_id=principal.user_id, parent_id=parent_id, text=clean)
+    comment = Comment(
+        post_id=post.id,
+        author_id=principal.user_id,
+        parent_id=parent_id,
+        text=clean,
+        client_id=client_id,
+    )
     session.add(comment)
     await session.flush()
     await _bump(session, Post, post.id, comments_count=1)

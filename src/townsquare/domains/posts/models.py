@@ -28,6 +28,7 @@ class Post(Base):
             *("author_id", "id", "type", "privacy", "likes_count", "comments_count"),
             *("shares_count", "reports_count"),
         ),
+        UniqueConstraint("author_id", "client_id", name="uq_post_post_author_id_client_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=new_id)
@@ -47,6 +48,7 @@ class Post(Base):
     views_count: Mapped[int] = mapped_column(default=0)
     reports_count: Mapped[int] = mapped_column(default=0)
     is_edited: Mapped[bool] = mapped_column(default=False)
+    client_id: Mapped[str | None] = mapped_column(String(128))  # the author's idempotency key
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -120,7 +122,10 @@ class Comment(Base):
     """A comment on a post, or a reply to a top-level comment (one level deep)."""
 
     __tablename__ = "post_comment"
-    __table_args__ = (Index("ix_post_comment_post_id_id", "post_id", "id"),)
+    __table_args__ = (
+        Index("ix_post_comment_post_id_id", "post_id", "id"),
+        UniqueConstraint("author_id", "client_id", name="uq_post_comment_author_id_client_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=new_id)
     post_id: Mapped[int] = mapped_column(ForeignKey(_POST, ondelete="CASCADE"))
@@ -131,6 +136,7 @@ class Comment(Base):
     text: Mapped[str] = mapped_column(Text)
     replies_count: Mapped[int] = mapped_column(default=0)
     is_edited: Mapped[bool] = mapped_column(default=False)
+    client_id: Mapped[str | None] = mapped_column(String(128))  # the author's idempotency key
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

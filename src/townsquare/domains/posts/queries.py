@@ -171,6 +171,35 @@ async def get_post_view(
     return view
 
 
+async def get_resent_post(
+    session: AsyncSession, *, author_id: int, client_id: str | None
+) -> Post | None:
+    """The caller's post made earlier with this idempotency key, so a replay is not a repost."""
+    if client_id is None:
+        return None
+    found = await session.execute(
+        select(Post).where(Post.author_id == author_id, Post.client_id == client_id)
+    )
+    return found.scalar_one_or_none()
+
+
+async def get_resent_comment(
+    session: AsyncSession, *, author_id: int, client_id: str | None, media: LocalMediaStore
+) -> CommentView | None:
+    """The caller's comment made earlier with this idempotency key, shaped as when it was made."""
+    if client_id is None:
+        return None
+    found = (
+        await session.execute(
+            select(Comment).where(Comment.author_id == author_id, Comment.client_id == client_id)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        return None
+    users = await social_queries.summaries(session, user_ids=[author_id], media=media)
+    return comment_view(found, users[author_id])
+
+
 async def list_user_posts(
     session: AsyncSession,
     *,

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import IntegrityError
 
 from townsquare.core.pagination import DEFAULT_LIMIT, Page
 from townsquare.core.params import Cursor, IdPath, Limit, UsernamePath
@@ -91,22 +92,47 @@ async def upload_media(request: Request, ctx: Ctx, principal: CurrentUser) -> Me
     return queries.media_view(row, ctx.media)
 
 
-@router.post("/posts", status_code=201)
-async def create_post(body: PostCreate, ctx: Ctx, principal: CurrentUser) -> PostView:
-    """Publish a post."""
+RESENT: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The same `client_id` again: the original, unchanged"}
+}
+
+
+@router.post("/posts", status_code=201, responses=RESENT)
+async def create_post(
+    body: PostCreate, ctx: Ctx, principal: CurrentUser, response: Response
+) -> PostView:
+    """Publish a post; a `client_id` seen before returns that post with 200 (offline replays)."""
     from townsquare.domains.feed import queries as feed_queries  # the feed builds on posts
 
-    async with ctx.db.transaction() as session:
-        post = await actions.check_create_post(
-            session,
-            principal=principal,
-            body=body,
-            media=ctx.media,
-            online=feed_queries.online_filter(ctx),
-        )
-        [view] = await queries.render_posts(
-            session, viewer=principal, posts=[post], media=ctx.media
-        )
+    try:
+        async with ctx.db.transaction() as session:
+            post = await queries.get_resent_post(
+                session, author_id=principal.user_id, client_id=body.client_id
+            )
+            if post is not None:
+                response.status_code = 200
+            else:
+                post = await actions.check_create_post(
+                    session,
+                    principal=principal,
+                    body=body,
+                    media=ctx.media,
+                    online=feed_queries.online_filter(ctx),
+                )
+            [view] = await queries.render_posts(
+                session, viewer=principal, posts=[post], media=ctx.media
+            )
+    except IntegrityError:  # a concurrent twin with the same client_id committed first
+        async with ctx.db.read() as session:
+            post = await queries.get_resent_post(
+                session, author_id=principal.user_id, client_id=body.client_id
+            )
+            if post is None:
+                raise
+            response.status_code = 200
+            [view] = await queries.render_posts(
+                session, viewer=principal, posts=[post], media=ctx.media
+            )
     return view
 
 
@@ -261,23 +287,42 @@ async def list_comments(
         )
 
 
-@router.post("/posts/{post_id}/comments", status_code=201)
+@router.post("/posts/{post_id}/comments", status_code=201, responses=RESENT)
 async def add_comment(
-    post_id: IdPath, body: CommentCreate, ctx: Ctx, principal: CurrentUser
+    post_id: IdPath, body: CommentCreate, ctx: Ctx, principal: CurrentUser, response: Response
 ) -> CommentView:
-    """Comment on a post, or reply to a top-level comment with `parent_id`."""
+    """Comment on a post, or reply with `parent_id`; a known `client_id` returns the original."""
     from townsquare.domains.feed import queries as feed_queries
 
-    async with ctx.db.transaction() as session:
-        return await actions.check_comment(
-            session,
-            principal=principal,
-            post_id=post_id,
-            text=body.text,
-            parent_id=body.parent_id,
-            media=ctx.media,
-            online=feed_queries.online_filter(ctx),
-        )
+    def resent(found: CommentView) -> CommentView:
+        response.status_code = 200
+        return found
+
+    try:
+        async with ctx.db.transaction() as session:
+            earlier = await queries.get_resent_comment(
+                session, author_id=principal.user_id, client_id=body.client_id, media=ctx.media
+            )
+            if earlier is not None:
+                return resent(earlier)
+            return await actions.check_comment(
+                session,
+                principal=principal,
+                post_id=post_id,
+                text=body.text,
+                parent_id=body.parent_id,
+                media=ctx.media,
+                online=feed_queries.online_filter(ctx),
+                client_id=body.client_id,
+            )
+    except IntegrityError:  # a concurrent twin with the same client_id committed first
+        async with ctx.db.read() as session:
+            earlier = await queries.get_resent_comment(
+                session, author_id=principal.user_id, client_id=body.client_id, media=ctx.media
+            )
+        if earlier is None:
+            raise
+        return resent(earlier)
 
 
 @router.get("/comments/{comment_id}/replies")

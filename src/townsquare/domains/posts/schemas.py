@@ -45,6 +45,7 @@ class PostCreate(Strict):
     tags: Annotated[list[TagName], Field(max_length=20)] = Field(default_factory=list)
     metadata: PostMetadata | None = None
     media_ids: Annotated[list[Id], Field(max_length=4)] = Field(default_factory=list)
+    client_id: Annotated[str | None, Field(min_length=1, max_length=128)] = None
 
 
 class PostUpdate(Strict):
@@ -63,6 +64,7 @@ class ShareCreate(Strict):
 class CommentCreate(Strict):
     text: Annotated[str, Field(min_length=1, max_length=2000)]
     parent_id: Id | None = None
+    client_id: Annotated[str | None, Field(min_length=1, max_length=128)] = None
 
 
 class CommentUpdate(Strict):
