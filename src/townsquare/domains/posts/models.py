@@ -28,7 +28,8 @@ class Post(Base):
             *("author_id", "id", "type", "privacy", "likes_count", "comments_count"),
             *("shares_count", "reports_count"),
         ),
-        UniqueConstraint("author_id", "client_id", name="uq_post_post_author_id_client_id"),
+        # a unique index, not a constraint: SQLite adds it without rebuilding the table
+        Index("ix_post_post_author_id_client_id", "author_id", "client_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=new_id)
@@ -124,7 +125,7 @@ class Comment(Base):
     __tablename__ = "post_comment"
     __table_args__ = (
         Index("ix_post_comment_post_id_id", "post_id", "id"),
-        UniqueConstraint("author_id", "client_id", name="uq_post_comment_author_id_client_id"),
+        Index("ix_post_comment_author_id_client_id", "author_id", "client_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, default=new_id)

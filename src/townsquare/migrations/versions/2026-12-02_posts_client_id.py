@@ -17,16 +17,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # plain ALTER TABLE, no batch copy: on SQLite a copy would drop the search triggers
     for table in ("post_post", "post_comment"):
-        with op.batch_alter_table(table) as batch:
-            batch.add_column(sa.Column("client_id", sa.String(length=128), nullable=True))
-            batch.create_unique_constraint(
-                f"uq_{table}_author_id_client_id", ["author_id", "client_id"]
-            )
+        op.add_column(table, sa.Column("client_id", sa.String(length=128), nullable=True))
+        op.create_index(
+            f"ix_{table}_author_id_client_id", table, ["author_id", "client_id"], unique=True
+        )
 
 
 def downgrade() -> None:
     for table in ("post_post", "post_comment"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_constraint(f"uq_{table}_author_id_client_id", type_="unique")
-            batch.drop_column("client_id")
+        op.drop_index(f"ix_{table}_author_id_client_id", table_name=table)
+        op.drop_column(table, "client_id")
