@@ -27,7 +27,7 @@ async def my_presence(ctx: Ctx, caller: Caller) -> dict[str, Any]:
 
 @router.put("/presence/activity", response_model=PresenceOut)
 async def set_activity(ctx: Ctx, caller: Caller, body: ActivityIn) -> dict[str, Any]:
-    """Set the caller's activity text; their devices and the audience online are told."""
+    """Set the caller's activity text; their devices (and later friends) are told."""
     info = await actions.do_activity(
         ctx,
         user_id=caller.user_id,
