@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from tests.contracts.test_social import newest_notification
 from tests.helpers.accounts import Member, register
 from tests.helpers.events import Expect, contract, users, verify_action
+from tests.helpers.notifications import newest_notification
 from tests.helpers.posts import post
 from townsquare.domains.feed.schemas import LikesReceived
 from townsquare.domains.notifications.schemas import NotificationNew, NotificationUpdated

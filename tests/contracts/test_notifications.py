@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from tests.contracts.test_social import INBOX
 from tests.helpers.accounts import register
 from tests.helpers.events import Expect, contract, users, verify_action
+from tests.helpers.notifications import INBOX
 from townsquare.domains.notifications.schemas import NotificationsRead
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx
 
-from tests.contracts.test_social import newest_notification
 from tests.helpers.accounts import Member, register
 from tests.helpers.events import Expect, contract, users, verify_action
+from tests.helpers.notifications import newest_notification
 from tests.helpers.posts import go_online, post
 from tests.helpers.social import befriend
 from townsquare.domains.notifications.schemas import NotificationNew

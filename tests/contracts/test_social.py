@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
-from tests.helpers.accounts import Member, register
+from tests.helpers.accounts import register
 from tests.helpers.events import Expect, contract, users, verify_action
+from tests.helpers.notifications import newest_notification
 from townsquare.domains.notifications.schemas import NotificationNew
 from townsquare.domains.social.schemas import (
     FriendRequestAccepted,
     FriendRequestReceived,
     NewFollower,
 )
-
-INBOX = "/api/v1/realtime/notifications"
-
-
-async def newest_notification(client: httpx.AsyncClient, member: Member) -> dict[str, Any]:
-    """The member's newest notification as the list API shows it."""
-    reply = await client.get(INBOX, headers=member.headers)
-    assert reply.status_code == 200, reply.text
-    item: dict[str, Any] = reply.json()["items"][0]
-    return item
 
 
 @contract(FriendRequestReceived, NotificationNew)

@@ -64,7 +64,7 @@ def event_classes() -> dict[str, type[Event]]:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
         wire_type = cls.model_fields["type"].default
-        if cls is Event or wire_type is PydanticUndefined:
+        if wire_type is PydanticUndefined or not cls.__module__.startswith("townsquare."):
             continue
         assert wire_type not in found, f"{cls} and {found[wire_type]} share type {wire_type}"
         found[wire_type] = cls

@@ -6,10 +6,12 @@ from typing import Any
 
 import httpx
 
+from tests.helpers.accounts import Member
 from tests.helpers.app import app_ctx
 from townsquare.domains.notifications import actions
 from townsquare.domains.notifications.models import Notification
 
+INBOX = "/api/v1/realtime/notifications"
 FAST_JOBS: dict[str, Any] = {
     "jobs_run_inline": True,  # cluster too: this API process consumes the Redis queue
     "jobs_retry_base_seconds": 0.05,
@@ -29,3 +31,11 @@ async def notify(client: httpx.AsyncClient, **kw: Any) -> Notification | None:
     }
     async with app_ctx(client).db.transaction() as session:
         return await actions.notify(session, **kw)
+
+
+async def newest_notification(client: httpx.AsyncClient, member: Member) -> dict[str, Any]:
+    """The member's newest notification as the list API shows it."""
+    reply = await client.get(INBOX, headers=member.headers)
+    assert reply.status_code == 200, reply.text
+    item: dict[str, Any] = reply.json()["items"][0]
+    return item
