@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.factories import register
+from tests.helpers.accounts import register
 
 
 async def test_api_answers_carry_safe_headers_and_are_never_cached(client):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.factories import register
-from tests.integration.posts.conftest import go_online, post
+from tests.helpers.accounts import register
+from tests.helpers.posts import go_online, post
 from townsquare.domains.posts.schemas import NewComment, NewPost
 
 

@@ -16,7 +16,8 @@ Counter = Callable[[ColumnElement[int]], Any]
 
 async def ids_by_username(session: AsyncSession) -> dict[str, int]:
     """Every member's id by username (the hand-made demo is a dozen members)."""
-    return dict((await session.execute(select(User.username, User.id))).tuples().all())
+    rows = await session.execute(select(User.username, User.id))
+    return {str(name): int(uid) for name, uid in rows}
 
 
 async def user_ids(session: AsyncSession) -> list[int]:
