@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Response
 
 from townsquare.core.errors import NotFound
-from townsquare.core.pagination import MAX_LIMIT, Page, decode_id_cursor, encode_cursor
+from townsquare.core.pagination import Page, decode_id_cursor, encode_cursor
+from townsquare.core.params import Cursor, IdPath, Limit
 from townsquare.domains.accounts.dependencies import AdminUser, Ctx
 from townsquare.domains.admin.schemas import DeadJob, QueueState, Replayed
 from townsquare.infra.jobs import Job
 
 router = APIRouter(prefix="/api/v1/admin/jobs", tags=["admin"])
-JobIdPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def _view(job: Job) -> DeadJob:
@@ -45,8 +43,8 @@ async def queue_state(ctx: Ctx, principal: AdminUser) -> QueueState:
 async def list_dead(
     ctx: Ctx,
     principal: AdminUser,
-    cursor: Annotated[str | None, Query(max_length=512)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Cursor = None,
+    limit: Limit = 50,
 ) -> Page[DeadJob]:
     """Jobs that failed every attempt, newest first, with their last error."""
     before = str(decode_id_cursor(cursor)) if cursor else None
@@ -58,7 +56,7 @@ async def list_dead(
 
 
 @router.get("/dead/{job_id}")
-async def get_dead(job_id: JobIdPath, ctx: Ctx, principal: AdminUser) -> DeadJob:
+async def get_dead(job_id: IdPath, ctx: Ctx, principal: AdminUser) -> DeadJob:
     """One dead letter with its payload and last error."""
     job = await ctx.jobs.get_dead(str(job_id))
     if job is None:
@@ -67,7 +65,7 @@ async def get_dead(job_id: JobIdPath, ctx: Ctx, principal: AdminUser) -> DeadJob
 
 
 @router.post("/dead/{job_id}/replay", status_code=202)
-async def replay_dead(job_id: JobIdPath, ctx: Ctx, principal: AdminUser) -> Replayed:
+async def replay_dead(job_id: IdPath, ctx: Ctx, principal: AdminUser) -> Replayed:
     """Queue a dead letter again with a fresh set of attempts (after fixing its cause)."""
     if not await ctx.jobs.replay(str(job_id)):
         raise NotFound("No such dead job")
@@ -75,7 +73,7 @@ async def replay_dead(job_id: JobIdPath, ctx: Ctx, principal: AdminUser) -> Repl
 
 
 @router.delete("/dead/{job_id}", status_code=204)
-async def discard_dead(job_id: JobIdPath, ctx: Ctx, principal: AdminUser) -> Response:
+async def discard_dead(job_id: IdPath, ctx: Ctx, principal: AdminUser) -> Response:
     """Forget a dead letter that should never run."""
     if not await ctx.jobs.discard(str(job_id)):
         raise NotFound("No such dead job")
