@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -32,6 +33,7 @@ from townsquare.core.db import make_engine
 from townsquare.core.events import Delivery
 from townsquare.core.migrations import upgrade
 from townsquare.models import metadata
+from townsquare.realtime import Gateway
 
 PG_URL = os.environ.get("TOWNSQUARE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TOWNSQUARE_TEST_REDIS_URL")
@@ -222,3 +224,15 @@ def js_client(node_modules: Path) -> JsFactory:
             await js.close()
 
     return factory
+
+
+@pytest.fixture
+async def gateway_url(client: httpx.AsyncClient) -> AsyncIterator[str]:
+    """A gateway with every domain's handlers, sharing the app's database and bus (whichever
+    `client` the test's folder defines)."""
+    gw = Gateway(app_ctx(client), metrics_registry=CollectorRegistry(), freeze_gc=False)
+    port = await gw.start("127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await gw.stop()

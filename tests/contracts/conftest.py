@@ -7,12 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
 
-from tests.helpers.app import app_ctx
 from tests.helpers.chat import CHAT_SETTINGS
 from tests.helpers.notifications import FAST_JOBS
-from townsquare.realtime import Gateway
 
 CONTRACT_SETTINGS: dict[str, Any] = {
     **FAST_JOBS,
@@ -28,14 +25,3 @@ async def client(make_client: Any) -> AsyncIterator[httpx.AsyncClient]:
     """The app client, with jobs consumed in-process so their events follow the action."""
     async with make_client(**CONTRACT_SETTINGS) as c:
         yield c
-
-
-@pytest.fixture
-async def gateway_url(client: httpx.AsyncClient) -> AsyncIterator[str]:
-    """A gateway with every domain's handlers, sharing the app's database and bus."""
-    gw = Gateway(app_ctx(client), metrics_registry=CollectorRegistry(), freeze_gc=False)
-    port = await gw.start("127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await gw.stop()

@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.helpers.server import BIN, free_port, run, wait_healthy
+
 pytestmark = pytest.mark.slow  # each test starts the CLI as processes
-BIN = Path(sys.executable).parent / "townsquare"
-
-
-def run(args: list[str], env: dict[str, str], **kw) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=120, check=False, **kw
-    )
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TOWNSQUARE_")}
-    clean["TOWNSQUARE_DATA_DIR"] = str(tmp_path / "var")
-    clean["TOWNSQUARE_LOG_JSON"] = "true"
-    return clean
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_migrate_demo_and_admin(env):
@@ -84,16 +60,7 @@ def test_serve_answers_real_http(env):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            time.sleep(0.2)
+        wait_healthy(server, base)
         body = {
             "username": "real_user",
             "email": "real@example.org",

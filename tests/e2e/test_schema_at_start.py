@@ -7,33 +7,18 @@ import asyncio
 import os
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.e2e.test_cli_and_server import BIN, free_port, run
+from tests.helpers.server import BIN, free_port, run, wait_healthy
 from townsquare.core.db import make_engine
 from townsquare.core.migrations import head_revisions, upgrade
 
 PG_URL = os.environ.get("TOWNSQUARE_TEST_DATABASE_URL")
-
-
-def wait_healthy(server: subprocess.Popen[str], base: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert server.poll() is None, server.stderr.read() if server.stderr else ""
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
 
 
 def start_serve(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen[str], str]:
@@ -46,14 +31,6 @@ def start_serve(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen[str]
         text=True,
     )
     return server, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TOWNSQUARE_")}
-    clean["TOWNSQUARE_DATA_DIR"] = str(tmp_path / "var")
-    clean["TOWNSQUARE_LOG_JSON"] = "true"
-    return clean
 
 
 @pytest.fixture

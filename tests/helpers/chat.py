@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
-import socketio
 
+from tests.helpers import gateway
 from tests.helpers.accounts import Member, register
-from tests.helpers.gateway import WAIT
 
 BASE = "/api/v1/realtime/chat"
 CHAT_SETTINGS: dict[str, Any] = {
@@ -36,50 +34,11 @@ CHAT_EVENTS = (
 )
 
 
-class Device:
-    """One python-socketio client of a user, recording the chat events it receives."""
+class Device(gateway.Device):
+    """A socket device that records the chat events."""
 
     def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: list[tuple[str, Any]] = []
-        for name in CHAT_EVENTS:
-            self.sio.on(name, self._recorder(name), namespace="/realtime")
-
-    def _recorder(self, name: str) -> Any:
-        async def record(data: Any, *meta: Any) -> None:
-            self.events.append((name, data))
-
-        return record
-
-    async def connect(self, url: str, member: Member) -> Device:
-        await self.sio.connect(
-            url,
-            namespaces=["/realtime"],
-            auth={"token": member.access_token},
-            transports=["websocket"],
-            wait_timeout=WAIT,
-        )
-        return self
-
-    async def call(self, event: str, data: Any) -> Any:
-        return await self.sio.call(event, data, namespace="/realtime", timeout=WAIT)
-
-    async def next(self, name: str, where: Any = None) -> Any:
-        async def wait() -> Any:
-            while True:
-                for i, (seen, data) in enumerate(self.events):
-                    if seen == name and (where is None or where(data)):
-                        del self.events[i]
-                        return data
-                await asyncio.sleep(0.01)
-
-        return await asyncio.wait_for(wait(), WAIT)
-
-    def named(self, name: str) -> list[Any]:
-        return [d for n, d in self.events if n == name]
-
-    async def close(self) -> None:
-        await self.sio.disconnect()
+        super().__init__(CHAT_EVENTS)
 
 
 async def room(

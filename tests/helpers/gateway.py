@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
+
+import socketio
 
 from townsquare.core.errors import Forbidden
 from townsquare.realtime import Gateway
@@ -174,3 +176,49 @@ class JsClient:
 
 
 JsFactory = Callable[..., AbstractAsyncContextManager[JsClient]]
+
+
+class Device:
+    """One python-socketio client of a user, recording the events it listens for."""
+
+    def __init__(self, events: Iterable[str]) -> None:
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        for name in events:
+            self.sio.on(name, self._recorder(name), namespace="/realtime")
+
+    def _recorder(self, name: str) -> Any:
+        async def record(data: Any, *meta: Any) -> None:
+            self.events.append((name, data))
+
+        return record
+
+    async def connect(self, url: str, member: Any) -> Device:
+        await self.sio.connect(
+            url,
+            namespaces=["/realtime"],
+            auth={"token": member.access_token},
+            transports=["websocket"],
+            wait_timeout=WAIT,
+        )
+        return self
+
+    async def call(self, event: str, data: Any) -> Any:
+        return await self.sio.call(event, data, namespace="/realtime", timeout=WAIT)
+
+    async def next(self, name: str, where: Any = None) -> Any:
+        async def wait() -> Any:
+            while True:
+                for i, (seen, data) in enumerate(self.events):
+                    if seen == name and (where is None or where(data)):
+                        del self.events[i]
+                        return data
+                await asyncio.sleep(0.01)
+
+        return await asyncio.wait_for(wait(), WAIT)
+
+    def named(self, name: str) -> list[Any]:
+        return [d for n, d in self.events if n == name]
+
+    async def close(self) -> None:
+        await self.sio.disconnect()

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,17 +16,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-BIN = Path(sys.executable).parent / "townsquare"
+from tests.helpers.server import BIN, free_port, wait_healthy
+
 WEB_BUILD = Path(__file__).parents[3] / "src" / "townsquare" / "web" / "index.html"
 CHROMIUM = os.environ.get("TOWNSQUARE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PASSWORD = "browser-test-password-1"
 expect.set_options(timeout=20_000)  # two cores shared by many workers: wait, never sleep
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -101,16 +93,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = f"http://127.0.0.1:{port}"
     http = httpx.Client(base_url=base, timeout=30)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if http.get("/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (data / "serve.log").read_text()
-            assert time.monotonic() < deadline, "townsquare serve did not become ready"
-            time.sleep(0.2)
+        wait_healthy(proc, base, path="/readyz", log=data / "serve.log")
         yield Server(base, http)
     finally:
         http.close()

@@ -3,80 +3,22 @@ device, notifications:mark_read with the new unread count told to the user's oth
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
-
-import pytest
-import socketio
-from prometheus_client import CollectorRegistry
-
-from tests.helpers.accounts import Member, register
-from tests.helpers.app import app_ctx
-from tests.helpers.gateway import JsFactory
+from tests.helpers.accounts import register
+from tests.helpers.gateway import Device, JsFactory
 from tests.helpers.notifications import notify
 from townsquare.domains.notifications.actions import Target
-from townsquare.realtime import Gateway
 
 WAIT = 10.0
 
 
-@pytest.fixture
-async def gateway_url(client: Any) -> AsyncIterator[str]:
-    """A gateway with every domain's handlers, sharing the app's database and bus."""
-    gw = Gateway(app_ctx(client), metrics_registry=CollectorRegistry(), freeze_gc=False)
-    port = await gw.start("127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await gw.stop()
-
-
-class Device:
-    """One connected client of a user, recording what the server sends it."""
-
-    def __init__(self) -> None:
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: list[tuple[str, Any]] = []
-        for name in ("notification:new", "notification:updated", "notification:read"):
-            self.sio.on(name, self._recorder(name), namespace="/realtime")
-
-    def _recorder(self, name: str) -> Any:
-        async def record(data: Any, *meta: Any) -> None:
-            self.events.append((name, data))
-
-        return record
-
-    async def connect(self, url: str, member: Member) -> Device:
-        await self.sio.connect(
-            url,
-            namespaces=["/realtime"],
-            auth={"token": member.access_token},
-            transports=["websocket"],
-            wait_timeout=WAIT,
-        )
-        return self
-
-    async def call(self, event: str, data: Any) -> Any:
-        return await self.sio.call(event, data, namespace="/realtime", timeout=WAIT)
-
-    async def next(self, name: str) -> Any:
-        async def wait() -> Any:
-            while True:
-                for i, (seen, data) in enumerate(self.events):
-                    if seen == name:
-                        del self.events[i]
-                        return data
-                await asyncio.sleep(0.01)
-
-        return await asyncio.wait_for(wait(), WAIT)
+NOTIFICATION_EVENTS = ("notification:new", "notification:updated", "notification:read")
 
 
 async def test_devices_get_new_notifications_and_read_counts(client, gateway_url):
     ana = await register(client)
     ben = await register(client, "benrt")
-    phone = await Device().connect(gateway_url, ana)
-    laptop = await Device().connect(gateway_url, ana)
+    phone = await Device(NOTIFICATION_EVENTS).connect(gateway_url, ana)
+    laptop = await Device(NOTIFICATION_EVENTS).connect(gateway_url, ana)
     try:
         first = await phone.call("notifications:subscribe", {})
         assert first == {"ok": True, "data": {"unread_count": 0, "notifications": []}}
@@ -116,7 +58,7 @@ async def test_devices_get_new_notifications_and_read_counts(client, gateway_url
 
 async def test_bad_socket_payloads_get_error_acks(client, gateway_url):
     ana = await register(client)
-    device = await Device().connect(gateway_url, ana)
+    device = await Device(NOTIFICATION_EVENTS).connect(gateway_url, ana)
     try:
         for bad in ({"notificationIds": "nope"}, {"pigeon": 1}, {"notificationIds": ["x"]}):
             reply = await device.call("notifications:mark_read", bad)
