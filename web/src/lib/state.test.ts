@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { badge, emptyFeed, feedReducer, markRead, mergeMessages, plain, roomWithMessage, upsertNotification } from "./state";
+import { badge, emptyFeed, feedReducer, markRead, mergeMessages, plain, roomWithMessage, upsertNotification, withComment } from "./state";
 import type { Comment, Message, Notification, Post, Room } from "./types";
 
 const user = { id: "1", username: "ana", display_name: "Ana", avatar_thumbnail_url: null };
@@ -93,5 +93,24 @@ describe("chat", () => {
 
   it("turns sanitized HTML into preview text", () => {
     expect(plain("<p>Tom &amp; <b>Jerry</b></p>")).toBe("Tom & Jerry");
+  });
+});
+
+describe("comments", () => {
+  const base = { post_id: "p", parent_id: null, author: user, replies: 0, is_edited: false, created_at: "2026-01-01T00:00:00Z" };
+  const c = (id: string, text: string, extra: Partial<Comment> = {}): Comment => ({ ...base, id, text, ...extra });
+
+  it("lists a comment once whichever of its live event and the POST reply comes first", () => {
+    const live = withComment([], c("9", "Nice pace!"));
+    expect(withComment(live, c("9", "Nice pace!")).map((x) => x.id)).toEqual(["9"]);
+    const older = [c("1", "first")];
+    expect(withComment(withComment(older, c("9", "x")), c("9", "x")).map((x) => x.id)).toEqual(["1", "9"]);
+  });
+
+  it("replaces an offline draft by its sent comment, by key or by its pending twin", () => {
+    const draft = c("key-1", "later", { pending: true });
+    expect(withComment([c("1", "a"), draft], c("9", "later"), "key-1").map((x) => x.id)).toEqual(["1", "9"]);
+    expect(withComment([draft], c("9", "later")).map((x) => x.id)).toEqual(["9"]);
+    expect(withComment([draft], c("9", "other")).map((x) => x.id)).toEqual(["key-1", "9"]);
   });
 });

@@ -84,6 +84,15 @@ export function feedReducer(state: FeedState, action: FeedAction): FeedState {
 }
 
 /** The bell's badge: nothing at zero, the count up to 99, then "99+". */
+/** Put a comment in a list once: its live event and the POST's reply arrive in either order, and a
+ * sent offline draft (`replaces`, or a pending twin with the same text) gives way to it. */
+export function withComment(list: Comment[], c: Comment, replaces?: string): Comment[] {
+  const rest = list.filter((x) => x.id !== c.id && x.id !== replaces && !(x.pending && !c.pending && x.text === c.text));
+  const at = list.findIndex((x) => x.id === c.id);
+  if (at >= 0 && rest.length === list.length - 1) return list.map((x) => (x.id === c.id ? c : x));
+  return [...rest, c];
+}
+
 export function badge(count: number): string {
   if (count <= 0) return "";
   return count > 99 ? "99+" : String(count);

@@ -2,6 +2,7 @@
 import { useEffect, useState } from "react";
 import { api, describe } from "../lib/api";
 import { realtime } from "../lib/realtime";
+import { withComment } from "../lib/state";
 import { useApp, toast } from "../lib/store";
 import type { Comment, Page, Post } from "../lib/types";
 import { addComment, SENT_EVENT } from "../lib/writes";
@@ -53,7 +54,7 @@ function CommentItem({ comment, postId }: { comment: Comment; postId: string }) 
   useEffect(
     () =>
       realtime.on("feed:new_comment", ({ comment: c }: { comment: Comment }) => {
-        if (c.parent_id === comment.id) setReplies((list) => (list && !list.some((x) => x.id === c.id) ? [...list, c] : list));
+        if (c.parent_id === comment.id) setReplies((list) => list && withComment(list, c));
       }),
     [comment.id],
   );
@@ -86,7 +87,7 @@ function CommentItem({ comment, postId }: { comment: Comment; postId: string }) 
             ))}
           </ul>
         )}
-        {replying && <CommentForm postId={postId} parentId={comment.id} label="Write a reply" onDone={(c) => { setReplies((l) => [...(l ?? []), c]); setReplying(false); }} />}
+        {replying && <CommentForm postId={postId} parentId={comment.id} label="Write a reply" onDone={(c) => { setReplies((l) => withComment(l ?? [], c)); setReplying(false); }} />}
       </div>
     </li>
   );
@@ -111,7 +112,7 @@ export default function PostScreen({ id }: { id: string }) {
   useEffect(() => {
     const add = (c: Comment) => {
       if (c.post_id !== id || c.parent_id) return;
-      setComments((list) => (list.some((x) => x.id === c.id) ? list : [...list.filter((x) => !(x.pending && x.text === c.text)), c]));
+      setComments((list) => withComment(list, c));
     };
     const offs = [
       realtime.on("feed:new_comment", ({ comment }: { comment: Comment }) => {
@@ -122,7 +123,7 @@ export default function PostScreen({ id }: { id: string }) {
     ];
     const sent = (e: Event) => {
       const { item, result } = (e as CustomEvent).detail;
-      if (item.kind === "comment" && item.payload.postId === id) setComments((l) => [...l.filter((c) => c.id !== item.id), result as Comment]);
+      if (item.kind === "comment" && item.payload.postId === id) setComments((l) => withComment(l, result as Comment, item.id));
     };
     window.addEventListener(SENT_EVENT, sent);
     return () => {
@@ -170,7 +171,7 @@ export default function PostScreen({ id }: { id: string }) {
       <section className="card" aria-labelledby="comments-title">
         <h2 id="comments-title">Comments</h2>
         <CommentForm postId={id} label="Write a comment" onDone={(c) => {
-          setComments((l) => [...l, c]);
+          setComments((l) => withComment(l, c));
           if (!c.pending) setPost((p) => p && { ...p, stats: { ...p.stats, comments: p.stats.comments + 1 } });
         }} />
         {comments.length === 0 ? (
