@@ -33,26 +33,29 @@ def start_serve(env: dict[str, str], *extra: str) -> tuple[subprocess.Popen[str]
     return server, f"http://127.0.0.1:{port}"
 
 
+async def pg_admin(sql: str) -> None:
+    """Run one statement outside a transaction on the test server (CREATE/DROP DATABASE)."""
+    assert PG_URL
+    engine = make_engine(PG_URL)
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture
 def scratch_pg() -> Iterator[str]:
     """An empty PostgreSQL database of its own, dropped after the test."""
     if not PG_URL:
         pytest.skip("cluster mode needs TOWNSQUARE_TEST_DATABASE_URL")
     name = f"townsquare_start_{secrets.token_hex(4)}"
-    admin = make_url(PG_URL)
-
-    async def execute(sql: str) -> None:
-        engine = make_engine(admin.render_as_string(hide_password=False))
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(sql))
-        await engine.dispose()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def test_embedded_serve_migrates_an_empty_database_itself(env):
@@ -142,19 +145,13 @@ async def test_readyz_is_false_while_the_schema_is_behind(backend, tmp_path, mak
         return
     assert PG_URL
     name = f"townsquare_ready_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL)
-    async with admin.connect() as conn:
-        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await pg_admin(f'CREATE DATABASE "{name}"')
     try:
         url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
         await asyncio.to_thread(upgrade, url, "0001")
         await check_readyz_behind(make_client, url)
     finally:
-        async with admin.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def check_readyz_behind(make_client, url: str) -> None:

@@ -50,21 +50,25 @@ def upgrade(database_url: str, revision: str = "heads") -> list[str]:
 
 
 @cache
+def _script() -> ScriptDirectory:
+    """The package's migration scripts, read once per process."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
+@cache
 def head_revisions() -> tuple[str, ...]:
     """The revisions this code expects the database to be at (one head)."""
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    return tuple(sorted(script.get_heads()))
+    return tuple(sorted(_script().get_heads()))
 
 
-def current_heads(database_url: str = "sqlite://") -> str:
+def current_heads() -> str:
     """The script's head revision, for `townsquare version`."""
     return ",".join(head_revisions())
 
 
 def describe(revision: str) -> str:
     """A revision's id and the first line of its docstring, for `migrate`'s report."""
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    found = script.get_revision(revision)
+    found = _script().get_revision(revision)
     doc = (found.doc or "").strip().splitlines() if found else []
     return f"{revision} ({doc[0]})" if doc else revision
 
